@@ -1,0 +1,308 @@
+"""What the behave hooks do, kept out of `features/environment.py` so it can be unit-tested.
+
+The run's life cycle:
+1. `before_all`: load settings (environment, `.env`, `-D`), resolve the target (start the embedded
+   reference server or gate on the configured deployment's health), check that the configured
+   administrator can sign in, probe capabilities (Docker engine, signing key, TLS front, ...), provision
+   the configured test user and service client when a deployment lacks them, write run metadata for
+   Allure. Any problem here ends the run at once with ONE readable line and a non-zero exit.
+2. per feature: the administrator signs in once (and out at the end).
+3. per scenario: skip `@needs.<capability>` scenarios whose capability is missing, with the reason; give
+   the scenario a fresh exchange log, identities and actors; on failure attach the redacted exchange.
+4. `after_all`: print and write the sign-off summary, remove everything the run created (also what a
+   Ctrl-C left behind), stop the embedded server, and fail the run when no scenario was selected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from support import __version__ as SUITE_VERSION
+from support.actors import Actor  # noqa: F401  (re-exported for steps' type hints)
+from support.client import ExchangeLog, PermisoClient, TargetUnreachable
+from support.identities import Identities
+from support.settings import Settings
+from support.target import Target, TargetError, resolve_target
+
+#: Where allure-behave writes (pyproject [tool.behave] outfiles); metadata goes next to its results.
+ALLURE_RESULTS = Path("allure-results")
+SUMMARY_PATH = Path("reports") / "signoff-summary.md"
+
+
+class NoScenarioSelected(Exception):
+    """Raised from after_all so behave's exit code turns non-zero when the selection ran nothing."""
+
+
+@dataclass
+class RunState:
+    """Everything the run keeps between hooks (stored on the behave context's root layer)."""
+
+    settings: Settings
+    target: Target | None = None
+    capabilities: dict[str, str | None] = field(default_factory=dict)
+    selected: int = 0
+    ledger: CleanupLedger = field(default_factory=lambda: CleanupLedger())
+    provisioned: list[Callable[[], None]] = field(default_factory=list)
+    summary: Any = None
+
+
+class CleanupLedger:
+    """Cleanups registered per scenario, remembered run-wide until they have run.
+
+    behave runs `context.add_cleanup` functions when the scenario ends, also after a failure. If the run
+    is interrupted (Ctrl-C, SIGTERM) between creation and that point, the ledger still holds the
+    cleanup and `sweep()` in after_all runs it, so nothing the suite created stays on the target.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[int, Callable[[], None]] = {}
+        self._ids = itertools.count()
+        self.errors: list[str] = []
+
+    def register(self, add_cleanup: Callable[[Callable[[], None]], None], fn: Callable[[], None]) -> None:
+        key = next(self._ids)
+        self._pending[key] = fn
+
+        def run_once() -> None:
+            pending = self._pending.pop(key, None)
+            if pending is not None:
+                pending()
+
+        add_cleanup(run_once)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def sweep(self) -> None:
+        """Run every cleanup that has not run yet, newest first; collect errors, never raise."""
+        for key in sorted(self._pending, reverse=True):
+            fn = self._pending.pop(key)
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - a sweep must try every cleanup
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+
+
+def fail_fast(context: Any, message: str) -> None:
+    """End the run now with one readable line and exit code 2, after stopping what we started.
+
+    Raising from before_all would make behave print "ABORTED: By user." and a zero summary, which reads
+    like something else happened; an explicit exit is the clearest answer to a configuration problem.
+    """
+    state: RunState | None = getattr(context, "run_state", None)
+    if state is not None:
+        with contextlib.suppress(Exception):
+            state.ledger.sweep()
+        if state.target is not None:
+            state.target.stop()
+    sys.stdout.flush()
+    print(f"\npermiso-acceptance: {message}", file=sys.stderr, flush=True)
+    os._exit(2)
+
+
+def _install_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt so behave's abort path (and our cleanups) run."""
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not in the main thread
+        signal.signal(signal.SIGTERM, on_term)
+
+
+def _userdata(context: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in dict(context.config.userdata).items()}
+
+
+def before_all(context: Any) -> None:
+    settings = Settings.load(_userdata(context))
+    state = RunState(settings=settings)
+    context.run_state = state
+    context.settings = settings
+    context.capabilities = state.capabilities
+    if context.config.dry_run:
+        return
+    _install_sigterm()
+    try:
+        target, settings = resolve_target(settings)
+    except TargetError as exc:
+        fail_fast(context, str(exc))
+        return
+    state.target, state.settings = target, settings
+    context.target, context.settings = target, settings
+    print(f"Target: {target.describe()}")
+    print(settings.describe())
+    admin = PermisoClient(settings, name="administrator")
+    try:
+        answer = admin.sign_in(settings.test_admin_username, settings.test_admin_password.get_secret_value())
+    except TargetUnreachable as exc:
+        fail_fast(context, str(exc))
+        return
+    if answer.status != 200:
+        error = answer.body.get("error") if isinstance(answer.body, dict) else None
+        fail_fast(
+            context,
+            f"the configured administrator {settings.test_admin_username!r} cannot sign in at {target.base_url} "
+            f"(HTTP {answer.status}{', ' + str(error) if error else ''}); check TEST_ADMIN_USERNAME and "
+            "TEST_ADMIN_PASSWORD",
+        )
+        return
+    from support import provisioning  # local: keeps hook import cheap for --dry-run
+
+    state.capabilities.update(provisioning.probe_capabilities(settings, target, admin))
+    state.provisioned = provisioning.provision_configured_accounts(settings, admin, state.capabilities)
+    admin.sign_out()
+    _write_metadata(state)
+    for name, reason in sorted(state.capabilities.items()):
+        if reason:
+            print(f"Capability {name}: missing ({reason}); @needs.{name} scenarios will be skipped")
+    state.summary = _new_summary()
+
+
+def _new_summary() -> Any:
+    from support.reporting import RunSummary
+
+    return RunSummary()
+
+
+def _write_metadata(state: RunState) -> None:
+    from support.reporting import write_run_metadata
+
+    assert state.target is not None
+    write_run_metadata(
+        ALLURE_RESULTS,
+        target_url=state.target.base_url,
+        permiso_version=state.target.version,
+        suite_version=SUITE_VERSION,
+        run_id=state.settings.permiso_run_id,
+        capabilities=state.capabilities,
+        extra={"target_kind": "embedded reference" if state.target.embedded else "deployment"},
+    )
+
+
+def before_feature(context: Any, feature: Any) -> None:
+    if context.config.dry_run:
+        return
+    state: RunState = context.run_state
+    admin = PermisoClient(state.settings, name="administrator")
+    context.admin = admin
+    context.admin_signed_in = False
+
+    def sign_out_admin() -> None:
+        if admin.token:
+            with contextlib.suppress(Exception):
+                admin.sign_out()
+
+    context.add_cleanup(sign_out_admin)
+
+
+def ensure_admin(context: Any) -> PermisoClient:
+    """The configured administrator's client, signed in on first use in a feature."""
+    admin: PermisoClient = context.admin
+    if not admin.token:
+        settings: Settings = context.settings
+        answer = admin.sign_in(settings.test_admin_username, settings.test_admin_password.get_secret_value())
+        if answer.status != 200:
+            raise AssertionError(f"the configured administrator could not sign in (HTTP {answer.status})")
+    return admin
+
+
+def missing_capability(context: Any, tags: list[str]) -> str | None:
+    """The reason to skip a scenario with these tags, or None when all its needs are met."""
+    capabilities: Mapping[str, str | None] = context.run_state.capabilities
+    for tag in tags:
+        if tag.startswith("needs."):
+            name = tag.removeprefix("needs.")
+            if name not in capabilities:
+                return f"needs {name}: no such capability is known to the suite"
+            if capabilities[name]:
+                return f"needs {name}: {capabilities[name]}"
+    return None
+
+
+def before_scenario(context: Any, scenario: Any) -> None:
+    state: RunState = context.run_state
+    state.selected += 1
+    if context.config.dry_run:
+        return
+    reason = missing_capability(context, list(scenario.effective_tags))
+    if reason:
+        scenario.skip(reason)
+        return
+    context.log = ExchangeLog()
+    context.admin.log = context.log
+    context.scenario_started = time.monotonic()
+    context.identities = Identities(
+        ensure_admin_lazily(context), state.settings, lambda fn: state.ledger.register(context.add_cleanup, fn)
+    )
+    context.actors = {}
+    context.response = None
+
+
+def ensure_admin_lazily(context: Any) -> PermisoClient:
+    """Identities get the admin client; it is signed in before the first throwaway is created."""
+    return ensure_admin(context)
+
+
+def after_scenario(context: Any, scenario: Any) -> None:
+    state: RunState = context.run_state
+    if context.config.dry_run:
+        return
+    status = scenario.status.name if hasattr(scenario.status, "name") else str(scenario.status)
+    log: ExchangeLog | None = getattr(context, "log", None)
+    if log is not None and log.records:
+        from support import reporting
+
+        if status in {"failed", "error"}:
+            reporting.attach_exchanges(log.records)
+        reporting.attach_timings(log.records)
+    if state.summary is not None:
+        state.summary.record(
+            feature_name=scenario.feature.name,
+            feature_tags=list(scenario.feature.tags),
+            scenario_name=scenario.name,
+            scenario_tags=list(scenario.effective_tags),
+            status=status,
+            duration_s=float(getattr(scenario, "duration", 0.0) or 0.0),
+            skip_reason=getattr(scenario, "skip_reason", None),
+        )
+
+
+def after_feature(context: Any, feature: Any) -> None:
+    """Nothing beyond the cleanups registered in before_feature."""
+
+
+def after_all(context: Any) -> None:
+    state: RunState | None = getattr(context, "run_state", None)
+    if state is None:
+        return
+    try:
+        state.ledger.sweep()
+        for undo in reversed(state.provisioned):
+            with contextlib.suppress(Exception):
+                undo()
+        if state.summary is not None:
+            text = state.summary.render_markdown()
+            SUMMARY_PATH.parent.mkdir(parents=True, exist_ok=True)
+            state.summary.write(SUMMARY_PATH)
+            print("\n" + text)
+        for error in state.ledger.errors:
+            print(f"cleanup problem: {error}", file=sys.stderr)
+    finally:
+        if state.target is not None:
+            state.target.stop()
+    if state.selected == 0 and not context.config.dry_run:
+        raise NoScenarioSelected(
+            "no scenario matched this selection (check the spelling of --tags and the paths given); "
+            "a run that checks nothing must not pass"
+        )

@@ -1,0 +1,199 @@
+"""Where the suite points: a real deployment, or the embedded reference Permiso it starts itself.
+
+Why a subprocess: the suite may only ever talk HTTP to its target (design.md §2), so the reference server
+is started as its own process with its own console script; nothing of it is imported here. That also
+keeps a crashing or hanging server from taking the test process with it, and lets Ctrl-C stop both.
+
+The embedded target is started the way a release engineer would want to test a deployment: HTTPS on a
+free port with a self-signed certificate, a plain-HTTP port that redirects, a random signing key handed
+to the suite (so `@needs.signing_key` scenarios can mint expired or not-yet-valid tokens honestly), and a
+lockout window of a couple of seconds so unlock can be tested without long waits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import urllib3
+
+from support.redaction import register_secret
+from support.settings import Settings
+
+#: Lockout window of the embedded server, in seconds: short enough to wait for, long enough that the
+#: "refused while locked" step surely runs inside it on a loaded 2-core machine.
+EMBEDDED_LOCKOUT_SECONDS = 2.0
+#: How long the embedded server may take to answer /health before the run gives up.
+EMBEDDED_START_TIMEOUT_S = 20.0
+
+
+class TargetError(Exception):
+    """A target problem the run cannot go on with; its message is one readable line."""
+
+
+@dataclass
+class Target:
+    """The service under test, as the rest of the suite sees it."""
+
+    base_url: str
+    http_url: str | None
+    embedded: bool
+    version: str | None = None
+    environment: str | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        kind = "embedded reference Permiso" if self.embedded else "configured deployment"
+        version = f", Permiso {self.version}" if self.version else ""
+        return f"{kind} at {self.base_url}{version}"
+
+    def stop(self) -> None:
+        """Stop the embedded server (no-op for a real deployment); safe to call twice."""
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        workdir, self.workdir = self.workdir, None
+        if workdir is not None:
+            workdir.cleanup()
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def embedded_settings(settings: Settings, base_url: str, http_url: str, jwt_secret: str) -> Settings:
+    """The settings the suite runs with against the embedded server it started."""
+    return settings.with_target(
+        base_url,
+        http_url,
+        jwt_secret,
+        permiso_lockout_minutes=EMBEDDED_LOCKOUT_SECONDS / 60.0,
+        # Nothing stands in front of the embedded server, so nothing to pace sign-ins against.
+        permiso_auth_rate_per_second=max(settings.permiso_auth_rate_per_second, 50.0),
+    )
+
+
+def start_embedded(settings: Settings) -> tuple[Target, Settings]:
+    """Start the reference Permiso as a subprocess and return it with the settings pointed at it."""
+    port, http_port = free_port(), free_port()
+    jwt_secret = secrets.token_urlsafe(32)
+    register_secret(jwt_secret)
+    workdir = tempfile.TemporaryDirectory(prefix="permiso-embedded-")
+    log_path = Path(workdir.name) / "server.log"
+    argv = [
+        sys.executable,
+        "-c",
+        "import sys; from permiso_reference.cli import main; sys.exit(main())",
+        "serve",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--tls",
+        "--http-port", str(http_port),
+        "--db", str(Path(workdir.name) / "permiso.db"),
+        "--jwt-secret", jwt_secret,
+        "--lockout-threshold", str(settings.permiso_lockout_threshold),
+        "--lockout-seconds", str(EMBEDDED_LOCKOUT_SECONDS),
+        "--admin-username", settings.test_admin_username,
+        "--admin-password", settings.test_admin_password.get_secret_value(),
+        "--admin-email", settings.test_admin_email,
+        "--user-username", settings.test_user_username,
+        "--user-password", settings.test_user_password.get_secret_value(),
+        "--user-email", settings.test_user_email,
+        "--client-id", settings.test_client_id,
+        "--client-secret", settings.test_client_secret.get_secret_value(),
+        "--quiet",
+    ]
+    if settings.permiso_reference_faults:
+        argv += ["--faults", settings.permiso_reference_faults]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    base_url = f"https://127.0.0.1:{port}"
+    target = Target(base_url, f"http://127.0.0.1:{http_port}", True, process=process, workdir=workdir)
+    try:
+        wait_until_healthy(target, timeout_s=EMBEDDED_START_TIMEOUT_S, log_path=log_path)
+    except BaseException:
+        target.stop()
+        raise
+    return target, embedded_settings(settings, base_url, target.http_url or "", jwt_secret)
+
+
+def _last_line(path: Path) -> str:
+    with contextlib.suppress(OSError):
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        if lines:
+            return lines[-1].strip()
+    return "no output"
+
+
+def wait_until_healthy(
+    target: Target, *, timeout_s: float, log_path: Path | None = None, verify: bool | str = False
+) -> None:
+    """Poll `/health` until it answers 200, recording version and environment; bounded by timeout_s.
+
+    Raises TargetError with one line naming the URL and the last thing that went wrong.
+    """
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    deadline = time.monotonic() + timeout_s
+    last_problem = "no answer yet"
+    delay = 0.05
+    while True:
+        if target.process is not None and target.process.poll() is not None:
+            where = f": {_last_line(log_path)}" if log_path else ""
+            raise TargetError(
+                f"the embedded reference Permiso exited with code {target.process.returncode}{where}"
+            )
+        try:
+            answer = requests.get(f"{target.base_url}/health", timeout=3, verify=verify)
+            if answer.status_code == 200:
+                body = answer.json()
+                target.version = str(body.get("version")) if body.get("version") else None
+                target.environment = str(body.get("environment")) if body.get("environment") else None
+                return
+            last_problem = f"/health answered {answer.status_code}"
+        except (requests.RequestException, ValueError) as exc:
+            last_problem = _one_line(exc)
+        if time.monotonic() + delay > deadline:
+            raise TargetError(
+                f"Permiso at {target.base_url} is not reachable or not healthy after {timeout_s:.0f} s "
+                f"({last_problem})"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+def _one_line(exc: BaseException) -> str:
+    """A short human description of a connection error, without the urllib3 object soup."""
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "timed out", "certificate verify failed",
+                   "No route to host", "Connection reset"):
+        if marker in text:
+            return marker.lower()
+    return type(exc).__name__
+
+
+def resolve_target(settings: Settings) -> tuple[Target, Settings]:
+    """Start the embedded server when PERMISO_BASE_URL is unset; otherwise gate on the deployment."""
+    if not settings.permiso_base_url:
+        return start_embedded(settings)
+    target = Target(settings.permiso_base_url.rstrip("/"), settings.permiso_http_url, embedded=False)
+    verify: bool | str = settings.test_ssl_cert_path or bool(settings.test_verify_ssl)
+    timeout = min(float(settings.test_timeout_seconds), 15.0)
+    wait_until_healthy(target, timeout_s=timeout, verify=verify)
+    return target, settings
