@@ -1,0 +1,110 @@
+"""Registry of injectable faults.
+
+Each fault changes exactly one behaviour of the reference server so that the acceptance suite can
+prove it notices the defect (``permiso-acceptance sensitivity``). Faults are read at request time
+from ``app.state.faults`` (a frozenset), so a test may swap the set on a running app.
+
+Usage::
+
+    from permiso_reference.faults import fault
+    if fault(request, "lockout_never"): ...
+
+``fault`` accepts a ``Request``, a ``FastAPI`` app, or an app ``State``. Unknown names raise
+``ValueError`` (a typo must never silently disable a check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+FAULTS: dict[str, str] = {
+    'expired_token_accepted': '`exp` is not checked on bearer tokens',
+    'nbf_not_checked': '`nbf`/`iat` in the future are not checked',
+    'signature_not_verified': 'bearer JWT signatures are not verified (claims still checked)',
+    'alg_none_accepted': 'tokens with `alg: none` and an empty signature are accepted',
+    'issuer_not_checked': '`iss` is not checked',
+    'refresh_as_access': 'refresh tokens are accepted as bearer access tokens (D5)',
+    'refresh_reuse': 'a refresh token stays usable after it was rotated',
+    'refresh_ignores_revocation': 'refresh works after logout / session end (D7)',
+    'refresh_scope_regrant': "refresh grants all the user's scopes instead of the originally granted ones (D7)",  # noqa: E501
+    'logout_not_revoking': 'logout does not revoke the presented access token',
+    'logout_keeps_refresh': "logout does not revoke the user's refresh tokens",
+    'revoke_noop': '`/auth/revoke` answers 200 but revokes nothing',
+    'revoked_introspect_active': 'introspection reports revoked tokens as active (D8)',
+    'lockout_never': 'the account is never locked',
+    'locked_can_sign_in': 'a locked account signs in with the right password',
+    'lock_never_expires': 'the lock is never lifted after the window (D2)',
+    'locked_password_500': 'the right password on a locked account answers 500 with a traceback (D2)',
+    'failure_count_not_reset': 'a successful sign-in does not reset the failure count',
+    'disabled_can_sign_in': 'a disabled account signs in',
+    'disabled_token_valid': 'tokens of a disabled user stay valid',
+    'deleted_user_token_valid': 'tokens of a deleted user stay valid',
+    'wrong_password_granted': 'any password signs in an existing user',
+    'enumeration_message': 'unknown user gets a different error description than a wrong password',
+    'enumeration_timing': 'a wrong password for an existing user answers ≥ 30 ms slower than an unknown user (timing side channel); normally the unknown-user path also runs a dummy bcrypt check',  # noqa: E501
+    'admin_open_to_users': 'admin-guarded routes accept any signed-in user (D1)',
+    'bola_user_profile': 'self-or-admin routes accept any signed-in user for any user id',
+    'bola_sessions': "a user can end another user's session",
+    'mass_assignment': "a regular user's `PUT /users/{own id}` applies `is_active`, `is_verified`, `role_ids`, `is_superuser` (D15)",  # noqa: E501
+    'service_token_on_user_endpoint': 'service tokens are accepted on user-guarded endpoints',
+    'service_scope_escalation': 'service tokens get every requested scope, owned or not',
+    'client_disabled_allowed': 'a disabled service client still gets tokens',
+    'old_secret_valid': 'the old client secret keeps working after rotation',
+    'client_secret_exposed': 'client JSON (GET/list) includes `client_secret`',
+    'password_hash_exposed': 'user JSON includes `password_hash`',
+    'password_policy_off': 'the password policy is not enforced',
+    'duplicate_username': 'a taken username can be registered/created again',
+    'reserved_email_accepted': 'special-use email domains (`.test`, `.local`...) are accepted',
+    'registration_limit_off': 'self-registration is never rate-limited',
+    'missing_security_headers': 'the security headers are not sent',
+    'hsts_missing': 'no `Strict-Transport-Security` on HTTPS',
+    'server_version_leak': 'responses carry `Server: uvicorn` / `X-Powered-By: FastAPI 0.x`',
+    'no_store_missing': 'token responses lack `Cache-Control: no-store`',
+    'missing_www_authenticate': '401s lack `WWW-Authenticate: Bearer` (D9)',
+    'http_not_redirected': 'the plain HTTP port serves the API instead of redirecting',
+    'traceback_in_500': 'a null byte or over-long username at sign-in raises an unhandled error whose 500 body carries the traceback (D10)',  # noqa: E501
+    'validation_echoes_input': '422 bodies echo submitted values, passwords included (D10)',
+    'cors_any_origin': 'CORS reflects any Origin with credentials allowed (D16)',
+    'slow_health': '`/health` takes 150 ms',
+    'session_renew_noop': 'session renew answers 200 but does not extend `expires_at`',
+    'sessions_not_gating': 'ending a session does not refuse its tokens (D18)',
+    'stats_not_counting': 'user statistics do not count users created after start',
+    'role_scopes_not_applied': "a user's new role does not change the scopes of their next token",
+    'permission_check_wrong': 'permission check answers `allowed: true` for everything',
+    'security_events_missing': 'failed sign-ins are not recorded as security events',
+    'rate_limit_off': 'the auth rate limit never triggers (only meaningful with `auth_rate_limit`)',
+    'bad_reset_token_500': 'bad reset/verification tokens answer 500 instead of 400 `invalid_token` (D11)',
+}
+
+
+def validate_faults(names: Iterable[str]) -> frozenset[str]:
+    """Return the names as a frozenset, raising ValueError naming any unknown fault."""
+    cleaned = {n.strip() for n in names if n and n.strip()}
+    unknown = sorted(cleaned - FAULTS.keys())
+    if unknown:
+        raise ValueError(f"unknown fault(s): {', '.join(unknown)} (see `permiso-reference faults`)")
+    return frozenset(cleaned)
+
+
+def parse_faults(text: str | None) -> frozenset[str]:
+    """Parse a comma-separated fault list (CLI / environment form)."""
+    return validate_faults((text or "").split(","))
+
+
+def _state(obj: Any) -> Any:
+    """Find the app ``State`` behind a Request, an app or a State."""
+    app = getattr(obj, "app", None)
+    if app is not None and hasattr(app, "state"):  # Request
+        return app.state
+    if hasattr(obj, "state"):  # FastAPI / Starlette app
+        return obj.state
+    return obj  # already a State
+
+
+def fault(obj: Any, name: str) -> bool:
+    """True when the named fault is switched on for this app (``name`` must be registered)."""
+    if name not in FAULTS:
+        raise ValueError(f"unknown fault: {name}")
+    faults = getattr(_state(obj), "faults", frozenset())
+    return name in faults

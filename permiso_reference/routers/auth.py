@@ -1,0 +1,5 @@
+"""Routes under `/auth` (work in progress)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

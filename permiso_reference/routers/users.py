@@ -1,0 +1,5 @@
+"""Routes under `/users` (work in progress)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
