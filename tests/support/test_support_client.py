@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 import pytest
 import requests
-from conftest import Reply, ScriptedServer
+from support_testkit import Reply, ScriptedServer
 
 from support import redaction
 from support.client import (
