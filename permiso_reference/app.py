@@ -90,6 +90,7 @@ def create_app(settings: ReferenceSettings | None = None) -> FastAPI:
     app.state.jwt_secret = settings.jwt_secret or secrets.token_urlsafe(48)
     app.state.dummy_hash = hash_secret("dummy-password-for-timing", settings.bcrypt_rounds)
     app.state.started_at = now_iso()
+    app.state.scope_snapshots = {}
     app.state.started_monotonic = time.monotonic()
 
     install_error_handlers(app)

@@ -22,7 +22,10 @@ pool; serialising every statement is simpler than per-thread connections and fas
 acceptance target (WAL mode, no fsync on commit).
 
 Service-client secrets are stored bcrypt-hashed in ``service_clients.secret_hash``; use
-``hash_secret`` / ``check_secret`` from this module (same cost as user passwords).
+``hash_secret`` / ``check_secret`` from this module (same cost as user passwords). On rotation, move
+the old hash to ``previous_secret_hash``: ``/auth/service-token`` accepts it only under the
+``old_secret_valid`` fault. Usernames are unique by application check (see ``users``), not by
+constraint, so that the ``duplicate_username`` fault can exist.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import bcrypt
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     id TEXT PRIMARY KEY,
-    username TEXT NOT NULL UNIQUE,
+    username TEXT NOT NULL,
     email TEXT NOT NULL UNIQUE,
     password_hash TEXT NOT NULL,
     first_name TEXT, last_name TEXT, display_name TEXT, bio TEXT,
@@ -56,6 +59,16 @@ CREATE TABLE IF NOT EXISTS users (
     password_changed_at TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
+);
+-- usernames are unique by application check (not a constraint) so the duplicate_username fault
+-- can be injected; emails stay a hard constraint.
+CREATE INDEX IF NOT EXISTS ix_users_username ON users(username);
+CREATE TABLE IF NOT EXISTS user_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    purpose TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
 );
 CREATE TABLE IF NOT EXISTS roles (
     id TEXT PRIMARY KEY,
@@ -90,6 +103,8 @@ CREATE TABLE IF NOT EXISTS service_clients (
     description TEXT,
     client_type TEXT NOT NULL DEFAULT 'confidential',
     secret_hash TEXT NOT NULL,
+    -- hash of the secret before the last rotation: only consulted under the old_secret_valid fault
+    previous_secret_hash TEXT,
     is_active INTEGER NOT NULL DEFAULT 1,
     is_trusted INTEGER NOT NULL DEFAULT 0,
     access_token_lifetime INTEGER NOT NULL DEFAULT 3600,

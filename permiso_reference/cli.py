@@ -1,0 +1,90 @@
+"""Console script ``permiso-reference``: ``serve`` the reference Permiso, list its ``faults``.
+
+Unknown fault names exit with status 2 and one clear line: a typo must never silently give a
+healthy server to a sensitivity run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from permiso_reference.config import ReferenceSettings
+from permiso_reference.faults import FAULTS, parse_faults
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="permiso-reference",
+                                     description="Embedded reference Permiso identity service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start the reference server (Ctrl-C stops it)")
+    d = ReferenceSettings()
+    serve.add_argument("--host", default=d.host)
+    serve.add_argument("--port", type=int, default=d.port, help="0 picks a free port")
+    serve.add_argument("--tls", action="store_true", help="HTTPS with a fresh self-signed certificate")
+    serve.add_argument("--http-port", type=int, default=None,
+                       help="plain HTTP port answering 301 to HTTPS (with --tls)")
+    serve.add_argument("--db", dest="db_path", default=None, help="keep the SQLite database in this file")
+    serve.add_argument("--faults", default="", help="comma-separated fault names (see `faults`)")
+    serve.add_argument("--jwt-secret", default=None)
+    serve.add_argument("--environment", default=d.environment)
+    serve.add_argument("--access-seconds", type=int, default=d.access_token_seconds)
+    serve.add_argument("--refresh-seconds", type=int, default=d.refresh_token_seconds)
+    serve.add_argument("--service-seconds", type=int, default=None)
+    serve.add_argument("--session-seconds", type=int, default=d.session_seconds)
+    serve.add_argument("--lockout-threshold", type=int, default=d.lockout_threshold)
+    serve.add_argument("--lockout-seconds", type=float, default=d.lockout_seconds)
+    serve.add_argument("--registration-limit", type=int, default=d.registration_limit_per_hour)
+    serve.add_argument("--auth-rate-limit", type=float, default=None,
+                       help="requests/s per client IP on /auth/* (burst 2x; 503 HTML beyond)")
+    serve.add_argument("--bcrypt-rounds", type=int, default=d.bcrypt_rounds)
+    for who in ("admin", "user"):
+        for what in ("username", "password", "email"):
+            serve.add_argument(f"--{who}-{what}", default=getattr(d, f"{who}_{what}"))
+    serve.add_argument("--client-id", default=d.client_id)
+    serve.add_argument("--client-secret", default=d.client_secret)
+    serve.add_argument("--quiet", action="store_true", help="print only the listening line")
+    sub.add_parser("faults", help="list the injectable faults")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "faults":
+        width = max(len(n) for n in FAULTS)
+        for name in sorted(FAULTS):
+            print(f"{name:<{width}}  {FAULTS[name]}")
+        return 0
+    try:
+        faults = parse_faults(args.faults) | parse_faults(os.environ.get("PERMISO_REFERENCE_FAULTS"))
+    except ValueError as exc:
+        print(f"permiso-reference: {exc}", file=sys.stderr)
+        return 2
+    if args.http_port is not None and not args.tls:
+        print("permiso-reference: --http-port needs --tls", file=sys.stderr)
+        return 2
+    import logging
+
+    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING)
+    settings = ReferenceSettings(
+        host=args.host, port=args.port, tls=args.tls, http_port=args.http_port, db_path=args.db_path,
+        faults=faults, jwt_secret=args.jwt_secret, environment=args.environment,
+        access_token_seconds=args.access_seconds, refresh_token_seconds=args.refresh_seconds,
+        service_token_seconds=args.service_seconds, session_seconds=args.session_seconds,
+        lockout_threshold=args.lockout_threshold, lockout_seconds=args.lockout_seconds,
+        registration_limit_per_hour=args.registration_limit, auth_rate_limit=args.auth_rate_limit,
+        admin_username=args.admin_username, admin_password=args.admin_password,
+        admin_email=args.admin_email, user_username=args.user_username,
+        user_password=args.user_password, user_email=args.user_email, client_id=args.client_id,
+        client_secret=args.client_secret, bcrypt_rounds=args.bcrypt_rounds)
+    from permiso_reference.server import run
+
+    run(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
