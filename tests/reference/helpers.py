@@ -440,9 +440,8 @@ class ServerPool:
     @staticmethod
     def start(faults: Iterable[str] = (), **overrides: Any) -> tuple[Any, Api]:
         """Start a new server (not pooled); returns ``(server, api)``."""
-        from permiso_reference.server import ReferenceServer
-
         from permiso_reference.config import ReferenceSettings
+        from permiso_reference.server import ReferenceServer
 
         values = {**BASE_OVERRIDES, **overrides}
         values.setdefault("port", free_port())

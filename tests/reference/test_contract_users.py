@@ -176,9 +176,7 @@ def test_update_me(api: Api, admin_token: str, user: User, user_token: str) -> N
     """PUT /users/me updates profile fields; a new email clears is_verified; taken email → 409."""
     assert_status(api.put(f"/users/{user.id}", json={"is_verified": True}, token=admin_token), 200)
     new_email = f"{unique()}@example.com"
-    resp = api.put(
-        "/users/me", json={"first_name": "Ada", "bio": "hi", "email": new_email}, token=user_token
-    )
+    resp = api.put("/users/me", json={"first_name": "Ada", "bio": "hi", "email": new_email}, token=user_token)
     assert_status(resp, 200)
     body = resp.json()
     assert body["first_name"] == "Ada"
