@@ -6,6 +6,7 @@ import httpx
 import pytest
 from helpers import (
     Api,
+    ServerPool,
     User,
     assert_error,
     assert_security_headers,
@@ -13,6 +14,7 @@ from helpers import (
     assert_validation_error,
     describe,
     unique,
+    wait_until,
 )
 
 
@@ -166,3 +168,39 @@ def test_not_admin_shape(api: Api, user: User) -> None:
     token = api.user_token(user)["access_token"]
     body = assert_error(api.get("/users/", token=token), 403, "http_error")
     assert body["error_description"] == "Access denied"
+
+
+def test_security_headers_on_500_and_shape(pool: ServerPool) -> None:
+    """A 500 (forced by a fault) carries the security headers and the A.11 server-error shape."""
+    api = pool.api(faults=["bad_reset_token_500"])
+    resp = api.post("/users/password-reset/confirm", json={"token": "bogus", "new_password": "Aa1!aaaaaa"})
+    assert_status(resp, 500)
+    assert_security_headers(resp)
+    assert resp.json() == {
+        "error": "internal_server_error",
+        "error_description": "An internal server error occurred",
+    }
+
+
+def test_security_headers_on_503_rate_limit(pool: ServerPool) -> None:
+    """Auth rate-limit rejections are 503 HTML (like the front) and carry the security headers."""
+    api = pool.api(auth_rate_limit=2.0)
+    answers = [api.sign_in(unique("burst"), "Wrong!Pass1") for _ in range(15)]
+    limited = [r for r in answers if r.status_code == 503]
+    assert limited, [r.status_code for r in answers]
+    assert "html" in limited[0].headers.get("content-type", "")
+    assert_security_headers(limited[0])
+    # Leave the bucket refilled for later users of this pooled server.
+    wait_until(lambda: api.sign_in(unique("x"), "Wrong!Pass1").status_code == 401, 5, 0.5)
+
+
+def test_security_headers_on_redirect_and_tls(pool: ServerPool) -> None:
+    """The 301 of the plain-HTTP port and HTTPS errors carry the security headers too."""
+    api = pool.api(tls=True)
+    assert api.http_url
+    redirect = httpx.get(api.http_url + "/api/v1/users/me", follow_redirects=False, timeout=5)
+    assert_status(redirect, 301)
+    assert_security_headers(redirect)
+    for resp in (api.me(None), api.get("/nope", api=False), api.post("/auth/token", data={})):
+        assert_security_headers(resp)
+        assert "strict-transport-security" in resp.headers, describe(resp)

@@ -11,8 +11,10 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import test_faults_access
 import test_faults_auth
@@ -103,3 +105,58 @@ def test_python_api_unknown_fault_refused() -> None:
         finally:
             with contextlib.suppress(Exception):
                 server.stop()
+
+
+def _serve(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    """Start ``permiso-reference serve`` and return the process and its announced base URL."""
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", str(free_port()), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        if line.startswith("permiso-reference listening on "):
+            return proc, line.split(" on ", 1)[1].strip()
+    proc.kill()
+    pytest.fail("the CLI never announced 'permiso-reference listening on <base_url>'")
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Stop a CLI server started by this test (by its own pid)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def test_cli_serve_announces_and_serves() -> None:
+    """``serve`` prints the listening line and serves /health there."""
+    proc, base_url = _serve("--jwt-secret", "cli-secret-" + "s" * 40)
+    try:
+        resp = httpx.get(base_url + "/health", timeout=5, verify=False)
+        assert resp.status_code == 200
+        assert resp.json()["status"] == "healthy"
+    finally:
+        _stop(proc)
+
+
+def test_cli_env_turns_fault_on() -> None:
+    """PERMISO_REFERENCE_FAULTS turns a fault on (here: server_version_leak)."""
+    env = {**os.environ, "PERMISO_REFERENCE_FAULTS": "server_version_leak"}
+    proc, base_url = _serve(env=env)
+    try:
+        resp = httpx.get(base_url + "/health", timeout=5, verify=False)
+        leaked = "uvicorn" in resp.headers.get("server", "").lower() or "x-powered-by" in resp.headers
+        assert leaked, dict(resp.headers)
+    finally:
+        _stop(proc)
