@@ -203,6 +203,10 @@ def install_error_handlers(app: FastAPI) -> None:
                                 echo=fault(request, "validation_echoes_input"))
 
 
+class LeakyServerError(RuntimeError):
+    """A deliberate crash of a fault whose 500 body must carry the traceback (D2, D10)."""
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -283,7 +287,9 @@ class SecurityHeadersMiddleware:
             self._log_error(scope, exc)
             if not started:
                 await self._send_json(send, 500,
-                                      internal_error_body(exc, "traceback_in_500" in faults),
+                                      internal_error_body(
+                                          exc, isinstance(exc, LeakyServerError)
+                                          or "traceback_in_500" in faults),
                                       https, faults)
 
     def _log_error(self, scope: Scope, exc: BaseException) -> None:

@@ -34,7 +34,7 @@ from fastapi import FastAPI
 
 from permiso_reference.app import create_app
 from permiso_reference.config import ReferenceSettings
-from permiso_reference.errors import Receive, Scope, Send
+from permiso_reference.errors import Receive, Scope, SecurityHeadersMiddleware, Send
 
 log = logging.getLogger("permiso_reference")
 START_TIMEOUT = 10.0
@@ -195,7 +195,9 @@ class ReferenceServer:
         if self.settings.tls and self.settings.http_port is not None:
             plain = _bind(self.settings.host, self.settings.http_port)
             self.http_port = plain.getsockname()[1]
-            self._listeners.append(_Listener(RedirectApp(self.app, self.port), plain))
+            # The reference adds the A.1 headers on this port too (decisions.md: every response).
+            front = SecurityHeadersMiddleware(RedirectApp(self.app, self.port), self.app)
+            self._listeners.append(_Listener(front, plain))
         for listener in self._listeners:
             listener.start()
         deadline = time.monotonic() + START_TIMEOUT

@@ -24,7 +24,7 @@ from permiso_reference.accounts import (
     revoke_user_refresh_tokens,
 )
 from permiso_reference.db import Database, check_secret, new_id, now, now_iso, to_iso
-from permiso_reference.errors import ValidationFailed, oauth_error
+from permiso_reference.errors import LeakyServerError, ValidationFailed, oauth_error
 from permiso_reference.faults import fault
 from permiso_reference.guards import Principal, is_locked, require_bearer, require_user
 from permiso_reference.tokens import (
@@ -148,7 +148,7 @@ def sign_in(request: Request, username: Annotated[str, Form()], password: Annota
     if "\x00" in username or len(username) > 255:
         if fault(request, "traceback_in_500"):
             # D10 as a fault: the lookup blows up and the 500 handler prints the traceback.
-            raise RuntimeError(f"sqlite3.OperationalError near username={username[:40]!r}"
+            raise LeakyServerError(f"sqlite3.OperationalError near username={username[:40]!r}"
                                " in /app/permiso/services/auth_service.py")
         raise ValidationFailed(["body", "username"], "Invalid username")
     if len(password) > 1024 or (scope is not None and len(scope) > 2000):
@@ -179,7 +179,7 @@ def sign_in(request: Request, username: Annotated[str, Form()], password: Annota
         raise oauth_error(401, "invalid_grant", INVALID_CREDENTIALS)
     if locked and not fault(request, "locked_can_sign_in"):
         if fault(request, "locked_password_500"):
-            raise RuntimeError(f"AttributeError: 'NoneType' object has no attribute 'tzinfo' "
+            raise LeakyServerError(f"AttributeError: 'NoneType' object has no attribute 'tzinfo' "
                                f"(user {user['username']} locked_until={user['locked_until']})")
         _record(request, "login_blocked_locked", "high", "Sign-in on a locked account", user=user)
         raise oauth_error(423, "account_locked", "Account is temporarily locked",

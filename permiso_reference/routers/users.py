@@ -125,7 +125,7 @@ def _policy(request: Request, loc: str, check: Any, value: Any) -> Any:
     try:
         return check(value)
     except ValueError as exc:
-        raise ValidationFailed(["body", loc], str(exc)) from None
+        raise ValidationFailed(["body", loc], str(exc), value=value) from None
 
 
 def _validate_profile(request: Request, body: ProfileUpdate) -> dict[str, Any]:
@@ -434,12 +434,14 @@ def delete_user(request: Request, user_id: str,
     if principal.user_id == user_id:
         raise forbidden("You cannot delete your own account")
     _get_user(db, user_id)
+    keep_tokens = fault(request, "deleted_user_token_valid")
     with db.transaction() as conn:
         conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
-        conn.execute("UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL",
-                     (now_iso(), user_id))
-        conn.execute("UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                     (now_iso(), user_id))
+        if not keep_tokens:  # under the fault nothing the deleted user holds is invalidated
+            conn.execute("UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL",
+                         (now_iso(), user_id))
+            conn.execute("UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ?"
+                         " AND revoked_at IS NULL", (now_iso(), user_id))
     db.audit("user_deleted", actor_id=principal.user_id, resource_type="user", resource_id=user_id,
              ip_address=client_ip(request))
     return Response(status_code=204)
