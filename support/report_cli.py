@@ -1,0 +1,214 @@
+"""``permiso-acceptance report``: build the Allure 3 report (multi-file and single-file) with trends.
+
+Why: release sign-off happens on the Allure dashboard, and the release machine has Node but not
+necessarily Java. Allure 3 (npm package ``allure``) needs only Node. This command
+
+- builds the multi-file "awesome" report into ``--output`` (default ``allure-report/``; serve it over
+  http to view it, e.g. with ``--open``) and a single self-contained HTML file
+  (``<output>/permiso-acceptance-report.html``) to attach to a release ticket, in ONE Allure pass, so
+  the run is appended to the history exactly once;
+- keeps the history in ``--history-dir`` (``history.jsonl`` inside; keep that folder between runs,
+  e.g. as a CI cache, and the trend charts fill up);
+- uses ``allurerc.mjs`` at the project root (categories, grouping) and overrides only the paths;
+- finds ``node_modules/.bin/allure`` at the project root, or installs the pinned ``allure`` from
+  ``package.json`` there on first use (``npm ci``/``npm install``). Without Node/npm it says so in one
+  line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import webbrowser
+from collections.abc import Sequence
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ALLURE_PACKAGE = "allure@3.18.0"
+SINGLE_FILE_NAME = "permiso-acceptance-report.html"
+HISTORY_FILE_NAME = "history.jsonl"
+
+EXIT_OK, EXIT_FAILED, EXIT_NO_TOOL = 0, 1, 2
+
+
+class ReportError(Exception):
+    """A one-line, user-facing reason the report could not be built (exit code attached)."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def allure_binary(root: Path | None = None, *, install: bool = True) -> Path:
+    """The local Allure 3 CLI, installing the pinned npm package under ``root`` on first use."""
+    root = root or PROJECT_ROOT
+    local = root / "node_modules" / ".bin" / "allure"
+    if local.exists():
+        return local
+    if not install:
+        raise ReportError(f"Allure CLI not found at {local}", EXIT_NO_TOOL)
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        raise ReportError(
+            "permiso-acceptance report needs Node.js 18+ and npm (the Allure 3 CLI is an npm package); "
+            "install them, e.g. `apt-get install -y nodejs npm`, and run it again",
+            EXIT_NO_TOOL,
+        )
+    has_lock = (root / "package-lock.json").exists() and (root / "package.json").exists()
+    cmd = ["npm", "ci"] if has_lock else ["npm", "install", "--no-save", ALLURE_PACKAGE]
+    cmd += ["--no-audit", "--no-fund", "--loglevel=error"]
+    print(f"Installing the Allure 3 CLI locally ({' '.join(cmd)}) ...", file=sys.stderr)
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
+    if proc.returncode != 0 or not local.exists():
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ReportError(f"installing {ALLURE_PACKAGE} with npm failed: {last[0]}", EXIT_NO_TOOL)
+    return local
+
+
+def config_module_text(
+    base_config: Path, output: Path, history_file: Path | None, *, multi: bool, single: bool
+) -> str:
+    """An ES module importing ``allurerc.mjs`` that sets output, history and the report plugins.
+
+    Two plugins (multi + single) put their reports in ``output/awesome`` and ``output/single``;
+    one plugin writes straight into ``output``.
+    """
+    plugins = []
+    if multi:
+        plugins.append('awesome: { options: { ...awesomeOptions, singleFile: false } }')
+    if single:
+        plugins.append(
+            'single: { import: "@allurereport/plugin-awesome", '
+            "options: { ...awesomeOptions, singleFile: true } }"
+        )
+    history = f"historyPath: {json.dumps(str(history_file))}," if history_file else "historyPath: undefined,"
+    return (
+        f"import base from {json.dumps(base_config.as_uri())};\n"
+        "const awesomeOptions = base.plugins?.awesome?.options ?? {};\n"
+        "export default {\n"
+        "  ...base,\n"
+        f"  output: {json.dumps(str(output))},\n"
+        f"  {history}\n"
+        f"  plugins: {{ {', '.join(plugins)} }},\n"
+        "};\n"
+    )
+
+
+def build_report(
+    results: Path,
+    output: Path,
+    *,
+    history_dir: Path | None = None,
+    multi_file: bool = True,
+    single_file: bool = True,
+    root: Path | None = None,
+    allure: Path | None = None,
+) -> dict[str, Path]:
+    """Build the report(s); returns ``{"multi": <dir with index.html>, "single": <html file>}`` (as built).
+
+    One Allure pass with two plugins, then the multi-file report is moved to the top of ``output``
+    and the single file next to it, so ``output/index.html`` is the dashboard.
+    """
+    root = root or PROJECT_ROOT
+    results, output = Path(results).resolve(), Path(output).resolve()
+    if not results.is_dir() or not any(results.glob("*-result.json")):
+        raise ReportError(f"no Allure results in {results}: run behave first (it writes allure-results/)")
+    allure = allure or allure_binary(root)
+    base_config = root / "allurerc.mjs"
+    history_file: Path | None = None
+    if history_dir is not None:
+        history_dir = Path(history_dir).resolve()
+        history_dir.mkdir(parents=True, exist_ok=True)
+        history_file = history_dir / HISTORY_FILE_NAME
+
+    with tempfile.TemporaryDirectory(prefix="permiso-report-") as tmp:
+        staging = Path(tmp) / "report"
+        config = Path(tmp) / "allurerc.generated.mjs"
+        config.write_text(
+            config_module_text(base_config, staging, history_file, multi=multi_file, single=single_file),
+            encoding="utf-8",
+        )
+        proc = subprocess.run(
+            [str(allure), "generate", "--config", str(config), "--cwd", str(root), str(results)],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise ReportError(f"allure generate failed ({proc.returncode}): {' | '.join(tail)}")
+
+        built: dict[str, Path] = {}
+        if output.exists():
+            shutil.rmtree(output)
+        output.mkdir(parents=True)
+        # With one plugin Allure writes straight into the output; with two, into output/<plugin id>.
+        both = multi_file and single_file
+        if multi_file:
+            for item in (staging / "awesome" if both else staging).iterdir():
+                shutil.move(str(item), output / item.name)
+            built["multi"] = output
+        if single_file:
+            target = output / SINGLE_FILE_NAME
+            shutil.move(str((staging / "single" if both else staging) / "index.html"), target)
+            built["single"] = target
+    return built
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="permiso-acceptance report",
+        description="Build the Allure 3 report (multi-file and a single HTML file) from allure-results/.",
+    )
+    p.add_argument("--results", type=Path, default=Path("allure-results"), help="Allure results folder")
+    p.add_argument("--output", type=Path, default=Path("allure-report"), help="report folder (replaced)")
+    p.add_argument(
+        "--history-dir",
+        type=Path,
+        default=Path(".allure-history"),
+        help="folder kept between runs for trends (holds history.jsonl)",
+    )
+    p.add_argument(
+        "--single-file",
+        action="store_true",
+        help=f"build only the single-file report ({SINGLE_FILE_NAME}), e.g. for a release ticket",
+    )
+    p.add_argument("--open", action="store_true", help="serve/open the report in a browser when built")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``permiso-acceptance report``; returns the process exit code."""
+    args = _parser().parse_args(list(argv) if argv is not None else None)
+    started = time.monotonic()
+    try:
+        built = build_report(
+            args.results,
+            args.output,
+            history_dir=args.history_dir,
+            multi_file=not args.single_file,
+            single_file=True,
+        )
+    except ReportError as exc:
+        print(f"permiso-acceptance report: {exc}", file=sys.stderr)
+        return exc.exit_code
+    took = time.monotonic() - started
+    if "multi" in built:
+        print(f"Allure report: {built['multi'] / 'index.html'} (serve it: npx allure open {built['multi']})")
+    print(f"Single-file report: {built['single']}")
+    print(f"History: {Path(args.history_dir).resolve() / HISTORY_FILE_NAME} (built in {took:.1f} s)")
+    if args.open:
+        if "multi" in built:
+            # `allure open` serves the folder on a local port and opens the browser; Ctrl-C stops it.
+            return subprocess.call([str(allure_binary()), "open", str(built["multi"])], cwd=PROJECT_ROOT)
+        webbrowser.open(built["single"].as_uri())
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
