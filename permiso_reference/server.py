@@ -120,12 +120,22 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _QuietShutdown(logging.Filter):
+    """Drop uvicorn's shutdown-timeout complaint: idle TLS keep-alive clients trigger it on every stop."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "timeout graceful shutdown exceeded" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietShutdown())
+
+
 class _Listener:
     """One uvicorn server on a pre-bound socket, in a daemon thread."""
 
     def __init__(self, app: Any, sock: socket.socket, **ssl: Any) -> None:
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                server_header=False, timeout_graceful_shutdown=2, **ssl)
+                                server_header=False, timeout_graceful_shutdown=0.3, **ssl)
         self.server = uvicorn.Server(config)
         self.sock = sock
         self.thread = threading.Thread(target=self._run, name="permiso-reference", daemon=True)
@@ -239,6 +249,8 @@ class ReferenceServer:
 
     def stop(self) -> None:
         """Stop all listeners, close the database and remove temporary files."""
+        for listener in self._listeners:  # signal all first: their shutdowns then overlap
+            listener.server.should_exit = True
         for listener in reversed(self._listeners):
             listener.stop()
         self._listeners.clear()
