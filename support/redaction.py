@@ -33,7 +33,7 @@ MIN_SECRET_LENGTH = 6
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
-_pattern: re.Pattern[str] | None = None
+_ordered: tuple[str, ...] | None = None
 
 _SENSITIVE_KEY = re.compile(
     r"pass(word|wd)?|secret|token|authori[sz]ation|cookie|api[-_]?key|credential|private[-_]?key|"
@@ -70,20 +70,24 @@ def _variants(value: str) -> set[str]:
 
 
 def register_secret(value: Any) -> None:
-    """Add a literal (str or ``SecretStr``) to the process-wide set masked in every output."""
+    """Add a literal (str or ``SecretStr``) to the process-wide set masked in every output.
+
+    JWT-shaped values are masked by their shape anyway and are not stored, which keeps the literal set
+    small even when a long run receives thousands of tokens.
+    """
     if value is None:
         return
     if hasattr(value, "get_secret_value"):
         value = value.get_secret_value()
     value = str(value)
-    if len(value) < MIN_SECRET_LENGTH:
+    if len(value) < MIN_SECRET_LENGTH or JWT_RE.fullmatch(value):
         return
-    global _pattern
+    global _ordered
     with _lock:
         new = _variants(value) - _secrets
         if new:
             _secrets.update(new)
-            _pattern = None
+            _ordered = None
 
 
 def registered_count() -> int:
@@ -92,22 +96,21 @@ def registered_count() -> int:
         return len(_secrets)
 
 
-def _registered_pattern() -> re.Pattern[str] | None:
-    global _pattern
+def _registered_literals() -> tuple[str, ...]:
+    """Registered spellings, longest first (so a secret containing another is masked whole)."""
+    global _ordered
     with _lock:
-        if _pattern is None and _secrets:
-            alternatives = sorted(_secrets, key=len, reverse=True)
-            _pattern = re.compile("|".join(re.escape(s) for s in alternatives))
-        return _pattern
+        if _ordered is None:
+            _ordered = tuple(sorted(_secrets, key=len, reverse=True))
+        return _ordered
 
 
 def _mask_literals(text: str, extra: Iterable[str]) -> str:
-    pattern = _registered_pattern()
-    if pattern is not None:
-        text = pattern.sub(MASK, text)
-    extras = sorted({v for s in extra if s for v in _variants(str(s)) | {str(s)}}, key=len, reverse=True)
-    for literal in extras:
-        if literal:
+    extras = {v for s in extra if s for v in _variants(str(s)) | {str(s)}}
+    literals = sorted(extras, key=len, reverse=True) + list(_registered_literals()) if extras \
+        else _registered_literals()
+    for literal in literals:
+        if literal and literal in text:
             text = text.replace(literal, MASK)
     return text
 

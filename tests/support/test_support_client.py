@@ -215,27 +215,44 @@ def test_rate_limit_probe_can_switch_front_retry_off(settings: Settings, server:
     assert len(server.hits("POST", "/api/v1/auth/token")) == 1
 
 
+class StampingSession(requests.Session):
+    """Records the monotonic time at which each request leaves the client."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, float]] = []
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.sent.append((url, time.monotonic()))
+        return super().request(method, url, *args, **kwargs)
+
+
 def test_sign_ins_are_paced_process_wide(clean_env: Any, server: ScriptedServer) -> None:
     rate = 20.0
     settings = Settings.load({"PERMISO_BASE_URL": server.url, "PERMISO_AUTH_RATE_PER_SECOND": str(rate)},
                              env_file=None)
     server.script("POST", "/api/v1/auth/token", Reply(200, TOKEN_BODY))
     server.script("POST", "/api/v1/auth/service-token", Reply(200, {**TOKEN_BODY, "refresh_token": None}))
+    server.script("POST", "/api/v1/auth/refresh", Reply(200, TOKEN_BODY))
     server.script("GET", "/health", Reply(200, {}))
-    pacer = AuthPacer()
-    a, b = make_client(settings, pacer=pacer), make_client(settings, pacer=pacer)
+    pacer, session = AuthPacer(), StampingSession()
+    a = make_client(settings, pacer=pacer, session=session)
+    b = make_client(settings, pacer=pacer, session=session)
     for _ in range(3):
         a.sign_in("dana", "Dana-Pa55word!")
         b.service_sign_in("svc-1", "svc-secret-value")
-    times = sorted(s.at for s in server.seen)
+    a.refresh()
+    times = [t for _, t in session.sent]
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert min(gaps) >= 1 / rate * 0.9
-    assert times[-1] - times[0] >= 5 / rate * 0.9
-    # non-auth calls are not paced: elapsed time is not inflated by pacing either
-    t0 = time.monotonic()
+    assert len(times) == 7
+    # slots are exactly 1/rate apart; a call leaves the client a little after its slot (jitter)
+    assert all(t - times[0] >= i / rate - 0.01 for i, t in enumerate(times))
+    assert min(gaps) >= 0.7 / rate
+    # non-auth calls are not paced (and pacing never counts in elapsed_ms)
+    session.sent.clear()
     for _ in range(5):
-        assert a.health().elapsed_ms < 1000
-    assert time.monotonic() - t0 < 5 / rate
+        a.health()
+    assert session.sent[-1][1] - session.sent[0][1] < 4 / rate
 
 
 def test_pacer_spacing_with_fake_clock() -> None:
