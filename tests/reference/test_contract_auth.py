@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import jwt
 import pytest
 from helpers import (
     ADMIN_PASSWORD,
@@ -11,6 +12,7 @@ from helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     DEFAULT_ROLE_SCOPES,
+    JWT_SECRET,
     LOCKOUT_SECONDS,
     LOCKOUT_THRESHOLD,
     USER_PASSWORD,
@@ -27,6 +29,7 @@ from helpers import (
     bearer,
     decode_unverified,
     describe,
+    parse_time,
     resign,
     unique,
     wait_until,
@@ -53,8 +56,6 @@ def test_token_success_shape(api: Api, user: User) -> None:
 def test_token_claims(api: Api, user: User) -> None:
     """Access and refresh tokens are HS256 JWTs with the claims of A.4."""
     body = api.user_token(user)
-    import jwt
-
     header = jwt.get_unverified_header(body["access_token"])
     assert header["alg"] == "HS256"
     claims = decode_unverified(body["access_token"])
@@ -180,6 +181,20 @@ def test_lockout_after_threshold_then_unlock(api: Api, user: User) -> None:
     assert ok, "account was not unlocked after the lockout window"
 
 
+def test_lockout_further_failure_extends(api: Api, user: User) -> None:
+    """Each further failure while locked extends the lock (locked_until moves later)."""
+    api.lock(user)
+
+    def locked_until() -> float:
+        body = assert_oauth_error(api.sign_in(user.username, user.password), 423, "account_locked")
+        value = body.get("locked_until") or (body.get("details") or {}).get("locked_until")
+        return parse_time(value)
+
+    first = locked_until()
+    assert_oauth_error(api.sign_in(user.username, WRONG_PASSWORD), 401, "invalid_grant")
+    assert locked_until() > first
+
+
 def test_lockout_refuses_existing_tokens(api: Api, user: User) -> None:
     """While locked, the user's existing tokens are refused."""
     token = api.user_token(user)["access_token"]
@@ -238,6 +253,7 @@ def test_bearer_tampered_tokens(api: Api, user: User) -> None:
         resign(token, iss="evil-issuer"),
         resign(token, type="refresh"),
         alg_none(token),
+        jwt.encode(decode_unverified(token), JWT_SECRET, algorithm="HS512"),
         token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"),
     ]
     for bad in forged:
@@ -333,7 +349,7 @@ def test_refresh_keeps_granted_scopes(api: Api, user: User) -> None:
     assert second["scope"] == "read:profile"
 
 
-@pytest.mark.parametrize("kind", ["garbage", "access", "forged", "expired"])
+@pytest.mark.parametrize("kind", ["garbage", "access", "service", "forged", "expired"])
 def test_refresh_bad_tokens(api: Api, user: User, kind: str) -> None:
     """Bad, wrong-type, forged and expired refresh tokens are 401 invalid_grant."""
     body = api.user_token(user)
@@ -341,6 +357,7 @@ def test_refresh_bad_tokens(api: Api, user: User, kind: str) -> None:
     token = {
         "garbage": "not-a-token",
         "access": body["access_token"],
+        "service": api.service_sign_in(CLIENT_ID, CLIENT_SECRET).json()["access_token"],
         "forged": resign(body["refresh_token"], secret="another-secret-" + "y" * 40),
         "expired": resign(body["refresh_token"], exp=now - 10, iat=now - 100, nbf=now - 100),
     }[kind]
@@ -390,6 +407,16 @@ def test_introspect_active_shape(api: Api, user: User, admin_token: str) -> None
     assert body["username"] == user.username
     assert body["token_type"] == "access"
     assert set(body["scope"].split()) == DEFAULT_ROLE_SCOPES["user"]
+
+
+def test_introspect_service_token(api: Api, admin_token: str) -> None:
+    """Introspection of a service token reports its client."""
+    token = api.service_sign_in(CLIENT_ID, CLIENT_SECRET).json()["access_token"]
+    body = api.introspect(token, as_token=admin_token).json()
+    assert body["active"] is True
+    assert body["client_id"] == CLIENT_ID
+    assert body["sub"] == CLIENT_ID
+    assert body["token_type"] == "service"
 
 
 def test_introspect_inactive(api: Api, admin_token: str, user: User) -> None:

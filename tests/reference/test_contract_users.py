@@ -13,6 +13,7 @@ from helpers import (
     assert_error,
     assert_iso_utc,
     assert_oauth_error,
+    assert_security_headers,
     assert_status,
     assert_unauthorized,
     assert_validation_error,
@@ -151,6 +152,7 @@ def test_register_ignores_privileged_fields() -> None:
         limited = srv.post("/users/register", json=srv.user_body())
         assert_error(limited, 429, "rate_limit_exceeded")
         assert limited.headers.get("retry-after"), "429 without Retry-After"
+        assert_security_headers(limited)
 
 
 def test_register_policy_422(api: Api) -> None:

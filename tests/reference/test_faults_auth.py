@@ -275,11 +275,14 @@ def _deleted_user_token_valid(api: Api, faulty: bool) -> None:
     token = api.user_token(user)["access_token"]
     assert_status(api.delete(f"/users/{user.id}", token=api.admin), 204)
     resp = api.me(token)
+    bearer_only = api.introspect(token, as_token=token)
     if faulty:
         assert_status(resp, 200)
         assert resp.json()["id"] == user.id
+        assert_status(bearer_only, 200)
     else:
         assert_unauthorized(resp)
+        assert_unauthorized(bearer_only)
 
 
 @register("wrong_password_granted")
