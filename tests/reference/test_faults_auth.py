@@ -36,8 +36,14 @@ PROBES: Registry = {}
 register = probe_registry(PROBES)
 
 
-def _bearer_probe(api: Api, faulty: bool, make_bad: Callable[[str], str]) -> None:
-    """A doctored access token on GET /users/me: refused when clean, accepted when faulty."""
+def _bearer_probe(
+    api: Api, faulty: bool, make_bad: Callable[[str], str], other_defect: Callable[[str], str] | None = None
+) -> None:
+    """A doctored access token on GET /users/me: refused when clean, accepted when faulty.
+
+    ``other_defect`` makes a token with a *different* defect, which even the faulty server must
+    still refuse (a fault changes exactly one behaviour).
+    """
     user = api.create_user()
     token = api.user_token(user)["access_token"]
     resp = api.me(make_bad(token))
@@ -46,35 +52,46 @@ def _bearer_probe(api: Api, faulty: bool, make_bad: Callable[[str], str]) -> Non
         assert resp.json()["id"] == user.id
     else:
         assert_unauthorized(resp)
+    if other_defect is not None:
+        assert_unauthorized(api.me(other_defect(token)))
+
+
+def _expired_token(token: str) -> str:
+    now = int(time.time())
+    return resign(token, exp=now - 120, iat=now - 1000, nbf=now - 1000)
+
+
+def _foreign_signature(token: str) -> str:
+    return resign(token, secret="an-attacker-secret-" + "q" * 40)
 
 
 # --------------------------------------------------------------------------- token validation
 @register("expired_token_accepted")
 def _expired(api: Api, faulty: bool) -> None:
-    now = int(time.time())
-    _bearer_probe(api, faulty, lambda t: resign(t, exp=now - 120, iat=now - 1000, nbf=now - 1000))
+    _bearer_probe(api, faulty, _expired_token, _foreign_signature)
 
 
 @register("nbf_not_checked")
 def _nbf(api: Api, faulty: bool) -> None:
     now = int(time.time())
-    _bearer_probe(api, faulty, lambda t: resign(t, nbf=now + 600))
-    _bearer_probe(api, faulty, lambda t: resign(t, iat=now + 600, nbf=now - 10))
+    _bearer_probe(api, faulty, lambda t: resign(t, nbf=now + 600), _expired_token)
+    _bearer_probe(api, faulty, lambda t: resign(t, iat=now + 600, nbf=now - 10), _foreign_signature)
 
 
 @register("signature_not_verified")
 def _signature(api: Api, faulty: bool) -> None:
-    _bearer_probe(api, faulty, lambda t: resign(t, secret="an-attacker-secret-" + "q" * 40))
+    # Claims are still checked: an expired token with a foreign signature stays refused.
+    _bearer_probe(api, faulty, _foreign_signature, lambda t: _foreign_signature(_expired_token(t)))
 
 
 @register("alg_none_accepted")
 def _alg_none(api: Api, faulty: bool) -> None:
-    _bearer_probe(api, faulty, alg_none)
+    _bearer_probe(api, faulty, alg_none, _foreign_signature)
 
 
 @register("issuer_not_checked")
 def _issuer(api: Api, faulty: bool) -> None:
-    _bearer_probe(api, faulty, lambda t: resign(t, iss="https://evil.example"))
+    _bearer_probe(api, faulty, lambda t: resign(t, iss="https://evil.example"), _expired_token)
 
 
 @register("refresh_as_access")
