@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         client_secret=args.client_secret, bcrypt_rounds=args.bcrypt_rounds)
     from permiso_reference.server import run
 
-    run(settings)
+    run(settings, quiet=args.quiet)
     return 0
 
 

@@ -269,12 +269,12 @@ class ReferenceServer:
         self.stop()
 
 
-def run(settings: ReferenceSettings, announce: bool = True) -> None:
+def run(settings: ReferenceSettings, announce: bool = True, quiet: bool = False) -> None:
     """Serve until Ctrl-C (used by the CLI)."""
     server = ReferenceServer(settings).start()
     if announce:
         print(f"permiso-reference listening on {server.base_url}", flush=True)
-        if server.http_url:
+        if server.http_url and not quiet:
             print(f"permiso-reference redirecting {server.http_url} -> {server.base_url}",
                   file=sys.stderr, flush=True)
     stop = threading.Event()
