@@ -30,7 +30,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
 from permiso_reference.db import Database, check_secret, hash_secret, new_id, now, now_iso, to_iso
-from permiso_reference.errors import conflict, named_error, not_found
+from permiso_reference.errors import ValidationFailed, conflict, named_error, not_found
 from permiso_reference.faults import fault
 from permiso_reference.guards import Principal, require_admin
 from permiso_reference.routers.roles import checked_scope_ids
@@ -114,12 +114,13 @@ class ClientUpdate(ClientFields):
     """Body of ``PUT /service-clients/{client_id}``.
 
     ``client_id`` and ``client_secret`` cannot be changed here (the secret only by rotation, which
-    proves knowledge of the current one): any non-null value is a 422.
+    proves knowledge of the current one): a secret is always a 422, a ``client_id`` other than the
+    addressed one too (the same id is tolerated so a GET-modify-PUT round trip works).
     """
 
     name: str | None = Field(default=None, min_length=2, max_length=100)
     scope_ids: list[str] | None = Field(default=None, max_length=500)
-    client_id: None = None
+    client_id: str | None = Field(default=None, max_length=100)
     client_secret: None = None
 
 
@@ -348,6 +349,8 @@ def update_client(request: Request, principal: Admin, client_id: str, body: Clie
     """
     db = _db(request)
     row = _client_or_404(db, client_id)
+    if body.client_id is not None and body.client_id != client_id:
+        raise ValidationFailed(["body", "client_id"], "client_id cannot be changed", body.client_id)
     changes = body.model_dump(exclude_unset=True, exclude={"client_id", "client_secret"})
     scope_ids = changes.pop("scope_ids", None)
     required = {"name", "client_type", "is_active", "is_trusted", "access_token_lifetime",

@@ -172,6 +172,13 @@ def test_client_validation_does_not_echo(api: Api) -> None:
     client = api.create_client()
     resp = api.put(f"/service-clients/{client.client_id}", json={"client_secret": secret}, token=api.admin)
     assert_validation_error(resp, secret)
+    same = api.put(f"/service-clients/{client.client_id}", json={**client.body, "name": "Renamed"},
+                   token=api.admin)
+    assert_status(same, 200)
+    assert same.json()["name"] == "Renamed"
+    other = api.put(f"/service-clients/{client.client_id}", json={"client_id": unique_client_id()},
+                    token=api.admin)
+    assert_validation_error(other)
 
 
 def test_client_filters_and_pagination(api: Api) -> None:
