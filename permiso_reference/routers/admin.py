@@ -286,6 +286,19 @@ def _remove_temp_backups() -> None:
 atexit.register(_remove_temp_backups)
 
 
+def _sweep_orphan_backups() -> None:
+    """Delete backups of temporary databases that no longer exist (a process that died or exited
+    without running ``atexit``, e.g. a test worker), so backups in the temp dir cannot pile up."""
+    directory = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(directory):
+            if name.startswith("permiso-ref-") and ".sqlite3.backup_" in name:
+                base = name.split(".backup_", 1)[0]
+                if not os.path.exists(os.path.join(directory, base)):
+                    with contextlib.suppress(OSError):
+                        os.remove(os.path.join(directory, name))
+
+
 @router.post("/maintenance/backup")
 def maintenance_backup(request: Request, principal: Admin) -> dict[str, Any]:
     """Copy the live database next to itself with sqlite3's online backup API (consistent snapshot
@@ -308,6 +321,7 @@ def maintenance_backup(request: Request, principal: Admin) -> dict[str, Any]:
     if os.path.basename(db.path).startswith("permiso-ref-") and \
             os.path.dirname(os.path.abspath(db.path)) == os.path.abspath(tempfile.gettempdir()):
         _TEMP_BACKUPS.add(path)
+        _sweep_orphan_backups()
     size = os.path.getsize(path)
     stamp = to_iso(moment)
     request.app.state.last_backup_at = stamp
