@@ -47,6 +47,7 @@ def docker_reason(settings: Settings) -> str | None:
     except ImportError as exc:  # pragma: no cover - the docker SDK is a dependency
         return f"the docker SDK is not importable ({exc})"
     probe = docker_engine(settings.docker_host)
+    probe.close()  # the container steps open their own connection; keep no pool for the whole run
     return probe.reason
 
 

@@ -16,6 +16,7 @@ The run's life cycle:
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import itertools
 import os
 import signal
@@ -26,12 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support import __version__ as SUITE_VERSION
-from support.actors import Actor  # noqa: F401  (re-exported for steps' type hints)
 from support.client import ExchangeLog, PermisoClient, TargetUnreachable
 from support.identities import Identities
 from support.settings import Settings
 from support.target import Target, TargetError, resolve_target
+
+
+def _suite_version() -> str:
+    try:
+        return importlib.metadata.version("permiso-acceptance")
+    except importlib.metadata.PackageNotFoundError:  # running from a plain checkout
+        return "0+unknown"
+
+
+SUITE_VERSION = _suite_version()
 
 #: Where allure-behave writes (pyproject [tool.behave] outfiles); metadata goes next to its results.
 ALLURE_RESULTS = Path("allure-results")
@@ -89,7 +98,7 @@ class CleanupLedger:
             fn = self._pending.pop(key)
             try:
                 fn()
-            except Exception as exc:  # noqa: BLE001 - a sweep must try every cleanup
+            except Exception as exc:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
 
 
@@ -124,7 +133,32 @@ def _userdata(context: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in dict(context.config.userdata).items()}
 
 
+def selected_scenarios(context: Any) -> int | None:
+    """How many scenarios the tag/name selection picks, or None when behave does not tell us.
+
+    Counting before the target starts lets a misspelled tag fail in a fraction of a second instead of
+    after a server start; after_all still checks what really ran.
+    """
+    runner = getattr(context, "_runner", None)
+    features = getattr(runner, "features", None)
+    if features is None:
+        return None
+    try:
+        return sum(1 for f in features for s in f.walk_scenarios() if s.should_run(context.config))
+    except Exception:
+        return None
+
+
+NOTHING_SELECTED = (
+    "no scenario matched this selection (check the spelling of --tags and the paths given); "
+    "a run that checks nothing must not pass"
+)
+
+
 def before_all(context: Any) -> None:
+    if selected_scenarios(context) == 0 and not context.config.dry_run:
+        fail_fast(context, NOTHING_SELECTED)
+        return
     settings = Settings.load(_userdata(context))
     state = RunState(settings=settings)
     context.run_state = state
@@ -239,19 +273,17 @@ def before_scenario(context: Any, scenario: Any) -> None:
     if reason:
         scenario.skip(reason)
         return
+    from support.reporting import apply_domain_labels
+
+    apply_domain_labels(scenario.feature.tags, scenario.tags)
     context.log = ExchangeLog()
     context.admin.log = context.log
     context.scenario_started = time.monotonic()
     context.identities = Identities(
-        ensure_admin_lazily(context), state.settings, lambda fn: state.ledger.register(context.add_cleanup, fn)
+        ensure_admin(context), state.settings, lambda fn: state.ledger.register(context.add_cleanup, fn)
     )
     context.actors = {}
     context.response = None
-
-
-def ensure_admin_lazily(context: Any) -> PermisoClient:
-    """Identities get the admin client; it is signed in before the first throwaway is created."""
-    return ensure_admin(context)
 
 
 def after_scenario(context: Any, scenario: Any) -> None:
@@ -292,17 +324,13 @@ def after_all(context: Any) -> None:
             with contextlib.suppress(Exception):
                 undo()
         if state.summary is not None:
-            text = state.summary.render_markdown()
-            SUMMARY_PATH.parent.mkdir(parents=True, exist_ok=True)
             state.summary.write(SUMMARY_PATH)
-            print("\n" + text)
+            # behave captures what after_all prints; the summary writes past the capture on purpose.
+            state.summary.print_to_console()
         for error in state.ledger.errors:
             print(f"cleanup problem: {error}", file=sys.stderr)
     finally:
         if state.target is not None:
             state.target.stop()
     if state.selected == 0 and not context.config.dry_run:
-        raise NoScenarioSelected(
-            "no scenario matched this selection (check the spelling of --tags and the paths given); "
-            "a run that checks nothing must not pass"
-        )
+        raise NoScenarioSelected(NOTHING_SELECTED)

@@ -194,6 +194,7 @@ def resolve_target(settings: Settings) -> tuple[Target, Settings]:
         return start_embedded(settings)
     target = Target(settings.permiso_base_url.rstrip("/"), settings.permiso_http_url, embedded=False)
     verify: bool | str = settings.test_ssl_cert_path or bool(settings.test_verify_ssl)
-    timeout = min(float(settings.test_timeout_seconds), 15.0)
+    # Bounded so that an unreachable target ends the run well inside 20 s.
+    timeout = min(float(settings.test_timeout_seconds), 10.0)
     wait_until_healthy(target, timeout_s=timeout, verify=verify)
     return target, settings

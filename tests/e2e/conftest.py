@@ -1,0 +1,118 @@
+"""Shared helpers for end-to-end runs of behave (as a subprocess, exactly as a user runs it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+import urllib3
+
+ROOT = Path(__file__).resolve().parents[2]
+BEHAVE = [sys.executable, "-m", "behave"]
+
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+
+@dataclass
+class BehaveRun:
+    returncode: int
+    output: str
+    seconds: float
+    workdir: Path
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment without any PERMISO_/TEST_/PERF_ settings leaking into the run."""
+    prefixes = ("PERMISO_", "TEST_", "PERF_", "RATE_LIMIT_", "SECURITY_SCAN", "DOCKER_HOST")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env.update(extra or {})
+    return env
+
+
+def run_behave(
+    args: Sequence[str],
+    tmp_path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+) -> BehaveRun:
+    """Run behave from the repo root with outputs redirected into tmp_path (never the repo's own)."""
+    allure = tmp_path / "allure-results"
+    junit = tmp_path / "junit"
+    argv = [
+        *BEHAVE,
+        "--no-color",
+        "-f", "plain", "-o", str(tmp_path / "plain.txt"),
+        "-f", "allure_behave.formatter:AllureFormatter", "-o", str(allure),
+        "--junit", "--junit-directory", str(junit),
+        *args,
+    ]
+    started = time.monotonic()
+    proc = subprocess.run(
+        argv, cwd=ROOT, env=clean_env(env), capture_output=True, text=True, timeout=timeout, check=False
+    )
+    plain = (tmp_path / "plain.txt").read_text() if (tmp_path / "plain.txt").exists() else ""
+    return BehaveRun(proc.returncode, proc.stdout + proc.stderr + plain, time.monotonic() - started, tmp_path)
+
+
+@dataclass
+class RunningReference:
+    base_url: str
+    http_url: str
+    jwt_secret: str
+    process: subprocess.Popen[bytes]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Settings that point the suite at this server as if it were a real deployment."""
+        return {
+            "PERMISO_BASE_URL": self.base_url,
+            "PERMISO_HTTP_URL": self.http_url,
+            "PERMISO_JWT_SECRET": self.jwt_secret,
+            "PERMISO_LOCKOUT_MINUTES": str(2 / 60),
+            "PERMISO_AUTH_RATE_PER_SECOND": "50",
+            **extra,
+        }
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def reference_server(tmp_path: Path) -> Iterator[RunningReference]:
+    """A reference Permiso started on its own, like a deployment the suite did not start."""
+    port, http_port = free_port(), free_port()
+    secret = "e2e-" + os.urandom(12).hex()
+    argv = [
+        sys.executable, "-c", "import sys; from permiso_reference.cli import main; sys.exit(main())",
+        "serve", "--port", str(port), "--tls", "--http-port", str(http_port),
+        "--db", str(tmp_path / "ref.db"), "--jwt-secret", secret, "--lockout-seconds", "2", "--quiet",
+    ]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"https://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if requests.get(base + "/health", verify=False, timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        assert proc.poll() is None, "reference server exited during start"
+        assert time.monotonic() < deadline, "reference server did not become healthy"
+        time.sleep(0.05)
+    try:
+        yield RunningReference(base, f"http://127.0.0.1:{http_port}", secret, proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,70 @@
+"""The run's gates: bad input gets one clear message and a non-zero exit; nothing is left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import requests
+
+from tests.e2e.conftest import RunningReference, run_behave
+
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def test_a_misspelled_tag_fails_the_run(tmp_path: Path) -> None:
+    run = run_behave(["--tags=@no_such_tag"], tmp_path)
+    assert run.returncode != 0, run.output
+    assert "no scenario matched" in run.output
+    assert TRACEBACK not in run.output
+
+
+def test_an_unreachable_target_fails_fast_with_one_line(tmp_path: Path) -> None:
+    run = run_behave([], tmp_path, env={"PERMISO_BASE_URL": "https://127.0.0.1:9"}, timeout=60)
+    assert run.returncode != 0
+    assert run.seconds < 20, f"took {run.seconds:.1f} s"
+    assert "https://127.0.0.1:9" in run.output and "not reachable" in run.output
+    assert TRACEBACK not in run.output
+
+
+def test_a_wrong_administrator_password_fails_fast_without_leaking_it(
+    tmp_path: Path, reference_server: RunningReference
+) -> None:
+    wrong = "Wrong-Passw0rd!xyz"
+    run = run_behave(
+        ["--tags=@critical"], tmp_path, env=reference_server.env(TEST_ADMIN_PASSWORD=wrong), timeout=120
+    )
+    assert run.returncode != 0
+    assert "administrator 'admin' cannot sign in" in run.output
+    assert "TEST_ADMIN_PASSWORD" in run.output
+    assert wrong not in run.output
+    assert TRACEBACK not in run.output
+
+
+def _inventory(ref: RunningReference) -> tuple[set[str], set[str], set[str]]:
+    """Usernames, client ids and role names on the target, read through the admin API."""
+    session = requests.Session()
+    session.verify = False
+    token = session.post(
+        f"{ref.base_url}/api/v1/auth/token", data={"username": "admin", "password": "AdminPass123!"}, timeout=10
+    ).json()["access_token"]
+    session.headers["Authorization"] = f"Bearer {token}"
+    users: set[str] = set()
+    page = 1
+    while True:
+        body = session.get(f"{ref.base_url}/api/v1/users/", params={"page": page, "per_page": 100}, timeout=10).json()
+        users |= {u["username"] for u in body["users"]}
+        if page >= body["pages"]:
+            break
+        page += 1
+    clients = session.get(f"{ref.base_url}/api/v1/service-clients/", params={"per_page": 100}, timeout=10).json()
+    roles = session.get(f"{ref.base_url}/api/v1/roles/", timeout=10).json()
+    role_list = roles if isinstance(roles, list) else roles.get("roles", [])
+    return users, {c["client_id"] for c in clients["clients"]}, {r["name"] for r in role_list}
+
+
+def test_a_full_run_leaves_the_target_as_it_found_it(tmp_path: Path, reference_server: RunningReference) -> None:
+    before = _inventory(reference_server)
+    run = run_behave([], tmp_path, env=reference_server.env(), timeout=900)
+    assert run.returncode == 0, run.output[-4000:]
+    after = _inventory(reference_server)
+    assert after == before
