@@ -45,6 +45,8 @@ FAILED_SIGN_IN_EVENTS: frozenset[str] = frozenset({
     "login_failed", "login_blocked_locked", "login_blocked_disabled", "client_auth_failed",
     "account_locked",
 })
+#: Upper bound of ``page`` (an unbounded int overflows SQLite's OFFSET: a 500).
+MAX_PAGE = 1_000_000
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
@@ -185,7 +187,7 @@ def system_health(request: Request, _: Admin) -> dict[str, Any]:
 @router.get("/security/events")
 def security_events(request: Request, _: SecurityCaller, event_type: str | None = Query(None, max_length=100),
                     severity: str | None = Query(None, max_length=20),
-                    hours: int = Query(24, ge=1, le=168), page: int = Query(1, ge=1),
+                    hours: int = Query(24, ge=1, le=168), page: int = Query(1, ge=1, le=MAX_PAGE),
                     per_page: int = Query(50, ge=1, le=100)) -> dict[str, Any]:
     """Recorded security events, newest first (failed sign-ins come from the auth router)."""
     db = _db(request)
@@ -224,7 +226,7 @@ def _json(text: str | None) -> Any:
 def audit_activity(request: Request, _: AuditCaller, user_id: str | None = Query(None, max_length=64),
                    action: str | None = Query(None, max_length=100),
                    resource_type: str | None = Query(None, max_length=50),
-                   hours: int = Query(24, ge=1, le=168), page: int = Query(1, ge=1),
+                   hours: int = Query(24, ge=1, le=168), page: int = Query(1, ge=1, le=MAX_PAGE),
                    per_page: int = Query(50, ge=1, le=100)) -> dict[str, Any]:
     """The audit log (administrative changes), newest first."""
     db = _db(request)
@@ -387,7 +389,7 @@ def reload_config(request: Request, principal: SystemCaller) -> dict[str, Any]:
 
 @router.get("/logs/errors")
 def error_logs(request: Request, _: LogsCaller, level: str | None = Query(None, max_length=20),
-               hours: int = Query(24, ge=1, le=168), page: int = Query(1, ge=1),
+               hours: int = Query(24, ge=1, le=168), page: int = Query(1, ge=1, le=MAX_PAGE),
                per_page: int = Query(50, ge=1, le=100)) -> dict[str, Any]:
     """Server errors recorded by the middleware (exception class and path only, no messages)."""
     db = _db(request)

@@ -31,6 +31,10 @@ router = APIRouter()
 Admin = Annotated[Principal, Depends(require_admin)]
 PermissionsCaller = Annotated[Principal, Depends(require_scope("admin:permissions"))]
 
+#: Upper bound of ``page`` (an unbounded int overflows SQLite's OFFSET: a 500).
+MAX_PAGE = 1_000_000
+#: Display names: any printable text, no control characters (NUL and friends).
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 SCOPE_NAME_PATTERN = r"^[A-Za-z0-9_.\-]+(:[A-Za-z0-9_.\-*]+)*$"
 
 
@@ -38,7 +42,7 @@ SCOPE_NAME_PATTERN = r"^[A-Za-z0-9_.\-]+(:[A-Za-z0-9_.\-*]+)*$"
 class RoleCreate(BaseModel):
     """Body of ``POST /roles/``."""
 
-    name: str = Field(min_length=2, max_length=50)
+    name: str = Field(min_length=2, max_length=50, pattern=NAME_PATTERN)
     description: str | None = Field(default=None, max_length=500)
     scope_ids: list[str] = Field(default_factory=list, max_length=500)
 
@@ -46,7 +50,7 @@ class RoleCreate(BaseModel):
 class RoleUpdate(BaseModel):
     """Body of ``PUT /roles/{id}``: every field optional; ``scope_ids`` replaces the set when given."""
 
-    name: str | None = Field(default=None, min_length=2, max_length=50)
+    name: str | None = Field(default=None, min_length=2, max_length=50, pattern=NAME_PATTERN)
     description: str | None = Field(default=None, max_length=500)
     scope_ids: list[str] | None = Field(default=None, max_length=500)
 
@@ -191,7 +195,8 @@ def _user_or_404(db: Database, user_id: str) -> dict[str, Any]:
 def list_scopes(request: Request, _: Admin, search: str | None = Query(None, max_length=100),
                 resource: str | None = Query(None, max_length=100),
                 action: str | None = Query(None, max_length=50),
-                page: int = Query(1, ge=1), per_page: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+                page: int = Query(1, ge=1, le=MAX_PAGE),
+                per_page: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """All scopes, oldest first (the bootstrap scopes lead), with filters and pagination.
 
     ``per_page`` defaults to 100 (not 20) so a plain listing still contains every default scope after
@@ -359,7 +364,8 @@ def default_roles(_: Admin, ) -> dict[str, Any]:
 @router.get("/")
 def list_roles(request: Request, _: Admin, search: str | None = Query(None, max_length=100),
                scope_id: str | None = Query(None, max_length=64),
-               page: int = Query(1, ge=1), per_page: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+               page: int = Query(1, ge=1, le=MAX_PAGE),
+               per_page: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """Roles, oldest first (defaults lead), with search / scope filter and pagination."""
     db = _db(request)
     where, params = _filters(search)

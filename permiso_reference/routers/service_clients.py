@@ -39,6 +39,10 @@ router = APIRouter()
 
 Admin = Annotated[Principal, Depends(require_admin)]
 
+#: Upper bound of ``page`` (an unbounded int overflows SQLite's OFFSET: a 500).
+MAX_PAGE = 1_000_000
+#: Display names: any printable text, no control characters (NUL and friends).
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{2,99}$"
 WEBHOOK_TIMEOUT_SECONDS = 3.0
 
@@ -98,7 +102,7 @@ class ClientFields(BaseModel):
 class ClientCreate(ClientFields):
     """Body of ``POST /service-clients/``."""
 
-    name: str = Field(min_length=2, max_length=100)
+    name: str = Field(min_length=2, max_length=100, pattern=NAME_PATTERN)
     client_type: Literal["confidential", "public"] = "confidential"
     is_active: bool = True
     is_trusted: bool = False
@@ -118,7 +122,7 @@ class ClientUpdate(ClientFields):
     addressed one too (the same id is tolerated so a GET-modify-PUT round trip works).
     """
 
-    name: str | None = Field(default=None, min_length=2, max_length=100)
+    name: str | None = Field(default=None, min_length=2, max_length=100, pattern=NAME_PATTERN)
     scope_ids: list[str] | None = Field(default=None, max_length=500)
     client_id: str | None = Field(default=None, max_length=100)
     client_secret: None = None
@@ -277,7 +281,8 @@ def list_clients(request: Request, _: Admin, search: str | None = Query(None, ma
                  is_active: bool | None = None, is_trusted: bool | None = None,
                  client_type: Literal["confidential", "public"] | None = None,
                  scope_id: str | None = Query(None, max_length=64),
-                 page: int = Query(1, ge=1), per_page: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
+                 page: int = Query(1, ge=1, le=MAX_PAGE),
+                 per_page: int = Query(20, ge=1, le=100)) -> dict[str, Any]:
     """Clients, oldest first, with filters and pagination."""
     db = _db(request)
     clauses: list[str] = []

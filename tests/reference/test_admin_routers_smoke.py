@@ -406,3 +406,16 @@ def test_fault_security_events_missing(pool: ServerPool, faulty: bool) -> None:
     events = api.get("/admin/security/events", params={"per_page": 100}, token=api.admin).json()["events"]
     recorded = any(e["user_id"] == user.id and e["event_type"] == "login_failed" for e in events)
     assert recorded is not faulty
+
+
+@pytest.mark.parametrize("path", ["/roles/", "/roles/scopes/", "/service-clients/", "/admin/security/events",
+                                  "/admin/audit/activity", "/admin/logs/errors"])
+def test_huge_page_is_422_not_500(api: Api, path: str) -> None:
+    """A page number beyond SQLite's integer range is a validation error, not a 500."""
+    assert_validation_error(api.get(path, params={"page": 10**30}, token=api.admin))
+
+
+def test_names_refuse_control_characters(api: Api) -> None:
+    """Role and client names with a NUL byte are 422."""
+    assert_validation_error(api.post("/roles/", json={"name": "ab\x00cd"}, token=api.admin))
+    assert_validation_error(api.post("/service-clients/", json={"name": "ab\x00cd"}, token=api.admin))
