@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import (
+from report_helpers import (
     FIXTURE_PROJECT,
     REPO_ROOT,
     BehaveRun,
