@@ -43,20 +43,31 @@ def run_behave(
     env: Mapping[str, str] | None = None,
     timeout: float = 600,
 ) -> BehaveRun:
-    """Run behave from the repo root with outputs redirected into tmp_path (never the repo's own)."""
+    """Run behave on the repo's features with every output inside tmp_path (never the repo's own).
+
+    behave appends command-line formatters to those of pyproject.toml (and listing the Allure formatter
+    twice crashes), so the run happens in tmp_path, where no project config is found, with the formats
+    given here; feature paths are made absolute.
+    """
     allure = tmp_path / "allure-results"
     junit = tmp_path / "junit"
+    paths = [str(ROOT / a) if a.startswith("features") else a for a in args]
+    if not any(not a.startswith("-") and (ROOT / a).exists() or a.startswith(str(ROOT)) for a in paths):
+        paths.append(str(ROOT / "features"))
     argv = [
         *BEHAVE,
         "--no-color",
         "-f", "plain", "-o", str(tmp_path / "plain.txt"),
         "-f", "allure_behave.formatter:AllureFormatter", "-o", str(allure),
+        "-D", "AllureFormatter.hide_excluded=true",
         "--junit", "--junit-directory", str(junit),
-        *args,
+        *paths,
     ]
+    run_env = clean_env(env)
+    run_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), run_env.get("PYTHONPATH", "")]))
     started = time.monotonic()
     proc = subprocess.run(
-        argv, cwd=ROOT, env=clean_env(env), capture_output=True, text=True, timeout=timeout, check=False
+        argv, cwd=tmp_path, env=run_env, capture_output=True, text=True, timeout=timeout, check=False
     )
     plain = (tmp_path / "plain.txt").read_text() if (tmp_path / "plain.txt").exists() else ""
     return BehaveRun(proc.returncode, proc.stdout + proc.stderr + plain, time.monotonic() - started, tmp_path)

@@ -44,6 +44,7 @@ def _inventory(ref: RunningReference) -> tuple[set[str], set[str], set[str]]:
     """Usernames, client ids and role names on the target, read through the admin API."""
     session = requests.Session()
     session.verify = False
+    session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would override verify=False
     token = session.post(
         f"{ref.base_url}/api/v1/auth/token", data={"username": "admin", "password": "AdminPass123!"}, timeout=10
     ).json()["access_token"]
