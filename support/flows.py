@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import jwt
 from hamcrest import assert_that
 from hamcrest.core.base_matcher import BaseMatcher
 from hamcrest.core.description import Description
@@ -151,34 +150,6 @@ def scopes_of(response: ApiResponse) -> list[str]:
     """The granted scopes of a token response, from its `scope` field (space-separated or null)."""
     text = response.get("scope")
     return sorted(text.split()) if isinstance(text, str) else []
-
-
-def resign(token: str, secret: str, **changes: Any) -> str:
-    """A copy of ``token`` with ``changes`` applied to its claims, signed HS256 with ``secret``.
-
-    This is how an honest expired token is made (decisions.md: `@needs.signing_key`): every claim is
-    the server's own except the ones changed, and the signature is valid.
-    """
-    claims = claims_of(token)
-    claims.update(changes)
-    return jwt.encode(claims, secret, algorithm="HS256")
-
-
-def expired_copy(token: str, secret: str, *, ago_s: int = 120) -> str:
-    """A correctly signed copy of ``token`` that expired ``ago_s`` seconds ago."""
-    claims = claims_of(token)
-    lifetime = max(int(claims.get("exp", 0)) - int(claims.get("iat", 0)), 60)
-    exp = int(time.time()) - ago_s
-    return resign(token, secret, exp=exp, iat=exp - lifetime, nbf=exp - lifetime)
-
-
-def fresh_copy(token: str, secret: str, *, lifetime_s: int = 600) -> str:
-    """A correctly signed copy of ``token`` valid from a minute ago for ``lifetime_s`` seconds."""
-    iat = int(time.time()) - 60
-    return resign(token, secret, exp=iat + lifetime_s, iat=iat, nbf=iat)
-
-
-# ---------------------------------------------------------------------------------------- sign-in moves
 
 
 @with_pattern(r"[A-Z][a-z]+|the configured user|she|he|they")

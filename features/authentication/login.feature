@@ -13,7 +13,7 @@ Feature: Signing in
 
   @critical
   Scenario: Signing in gives a well-formed, uncacheable token response
-    Given Dana has an account
+    Given Dana has an account with the "user" role
     When Dana signs in with her password
     Then Dana receives a well-formed token response
     And the token response must not be cached

@@ -75,6 +75,10 @@ def then_access_token_names_person(context: Any, who: str, their: str, their2: s
     claims = flows.claims_of(body["access_token"])
     assert_that(claims["exp"] - claims["iat"], equal_to(body["expires_in"]),
                 "the token's lifetime (exp - iat) is the expires_in of the response")
+    account = flows.present_token(flows.person(context, who), body["access_token"])
+    assert_that(account, has_status(200))
+    assert_that(granted, contains_inanyorder(*account.body.get("scope_names", [])),
+                "with no scope asked for, the sign-in grants every scope the account holds")
 
 
 # ---------------------------------------------------------------------------------------- current user

@@ -18,6 +18,7 @@ from hamcrest import assert_that, contains_inanyorder, equal_to, is_not
 
 from support import flows
 from support.actors import actor
+from support.jwt_forge import SigningForge
 from support.matchers import (
     has_status,
     is_bearer_refusal,
@@ -102,10 +103,10 @@ def given_mallory_holds_expired_copy(context: Any, who: str) -> None:
     someone = flows.sign_in_and_remember(context, who)
     secret = context.settings.permiso_jwt_secret
     assert secret is not None, "PERMISO_JWT_SECRET is needed to mint an honest expired token"
-    key = secret.get_secret_value()
+    forge = SigningForge(secret.get_secret_value())
     book = flows.notebook(context)
-    book.forged["expired"] = flows.expired_copy(someone.client.token or "", key)
-    book.forged["current"] = flows.fresh_copy(someone.client.token or "", key)
+    book.forged["expired"] = forge.expired(someone.client.token or "", seconds_ago=120)
+    book.forged["current"] = forge.genuine_copy(someone.client.token or "")
 
 
 @when("Mallory uses the expired token to ask who is signed in")
