@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import sys
 from typing import Any
 from urllib.parse import urlencode
@@ -75,7 +76,13 @@ def _add_arguments(parser: Any) -> None:
 def _on_init(environment: Any, **_: Any) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
-        runner.register_message("permiso_config", lambda environment, msg, **kw: _set_config(msg.data))
+        def receive(environment: Any, msg: Any, **kw: Any) -> None:
+            _set_config(msg.data)
+            logging.info("Received the load configuration from the master: target %s, %d user accounts, "
+                         "worker index %s", msg.data.get("base_url"), len(msg.data.get("users", [])),
+                         getattr(runner, "worker_index", "?"))
+
+        runner.register_message("permiso_config", receive)
 
         def ask_master() -> None:
             # Bounded: ask once a second until the master answers (it may still be starting up).

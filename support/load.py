@@ -522,7 +522,7 @@ def run_locust(argv: list[str], *, log_path: Path | None, timeout_s: float,
     re-raised so the caller's cleanup runs.
     """
     tail: deque[str] = deque(maxlen=25)
-    log = log_path.open("w", encoding="utf-8") if log_path else None
+    log = log_path.open("w", encoding="utf-8", buffering=1) if log_path else None
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, text=True, bufsize=1, cwd=PROJECT_ROOT)
 
@@ -574,7 +574,7 @@ def run_load(settings: Settings, options: LoadOptions, *, embedded: bool, target
         raise ValueError("run_load is for standalone and master mode; workers use run_worker")
     if not embedded:
         echo(FRONT_WARNING.format(users=options.users))
-    reports = options.reports_dir
+    reports = options.reports_dir.resolve()  # Locust runs in the project root: hand it absolute paths
     reports.mkdir(parents=True, exist_ok=True)
     for old in reports.glob("load_*.csv"):
         old.unlink()

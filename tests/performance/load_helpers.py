@@ -1,0 +1,125 @@
+"""Helpers for the performance tests: the `permiso-acceptance load` command run as a user runs it.
+
+(A module with its own name rather than conftest.py: several test folders have a conftest.py.)
+
+Every run happens in a temporary working directory (reports, `.env` lookup) with the caller's
+PERMISO_/TEST_/PERF_ settings removed, so an outer configuration never points a test elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+#: the console script installed with the project (pip install -e .)
+LOAD_COMMAND = [str(Path(sys.executable).parent / "permiso-acceptance"), "load"]
+#: configured secrets that must never show up in any output (the defaults of settings)
+KNOWN_SECRETS = ("AdminPass123!", "TestPass123!", "test-secret-123456789")
+
+
+@dataclass
+class LoadRun:
+    returncode: int
+    output: str
+    workdir: Path
+
+    @property
+    def reports(self) -> Path:
+        return self.workdir / "reports" / "load"
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment without PERMISO_/TEST_/PERF_ settings, plus ``extra``."""
+    prefixes = ("PERMISO_", "TEST_", "PERF_", "RATE_LIMIT_", "SECURITY_SCAN", "DOCKER_HOST")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env.update(extra or {})
+    return env
+
+
+def start_load(args: Sequence[str], workdir: Path, env: Mapping[str, str] | None = None,
+               output: Path | None = None) -> subprocess.Popen[str]:
+    """Start the command; its output goes to a pipe, or to the file ``output`` when given."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    sink = output.open("w") if output is not None else subprocess.PIPE
+    try:
+        return subprocess.Popen([*LOAD_COMMAND, *args], cwd=workdir, env=clean_env(env), text=True,
+                                stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    finally:
+        if output is not None:
+            sink.close()  # type: ignore[union-attr]
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Kill a process a test started if it is still running (after a failed assertion)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def run_load(args: Sequence[str], workdir: Path, env: Mapping[str, str] | None = None,
+             timeout: float = 180) -> LoadRun:
+    proc = start_load(args, workdir, env)
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    return LoadRun(proc.returncode, output, workdir)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_line(path: Path, needle: str, timeout: float) -> bool:
+    """Poll a growing output file until it contains ``needle`` (bounded by ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while time.monotonic() < deadline:
+        if path.exists() and needle in path.read_text(errors="replace"):
+            return True
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+    return False
+
+
+def assert_no_secrets(text: str, extra: Sequence[str] = ()) -> None:
+    for secret in (*KNOWN_SECRETS, *extra):
+        assert secret not in text, "a configured secret appeared in the output"
+    assert "eyJ" not in text, "something shaped like a JWT appeared in the output"
+
+
+@dataclass
+class Embedded:
+    """An embedded reference Permiso started by the test itself (so it outlives one load run)."""
+
+    base_url: str
+    settings: object
+
+
+def count_users(settings: object) -> int:
+    """How many users the target has, read through the admin API (``total`` of the user list)."""
+    from support.client import PermisoClient
+
+    admin = PermisoClient(settings)  # type: ignore[arg-type]
+    try:
+        answer = admin.sign_in(settings.test_admin_username,  # type: ignore[attr-defined]
+                               settings.test_admin_password.get_secret_value())  # type: ignore[attr-defined]
+        assert answer.status == 200, f"administrator sign-in answered {answer.status}"
+        listing = admin.list_users(per_page=1)
+        assert listing.status == 200, f"user list answered {listing.status}"
+        return int(listing.body["total"])
+    finally:
+        admin.sign_out()
+        admin.close()
