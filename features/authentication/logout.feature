@@ -34,6 +34,8 @@ Feature: Signing out
     And the phone's refresh token is refused as invalid_grant
     And Erin can still refresh her session
 
-  Scenario: Someone who is not signed in cannot sign out
+  Scenario: Only someone who is signed in can sign out
+    Given Dana has signed in
     When a visitor who is not signed in tries to sign out
     Then the visitor is refused with a Bearer challenge
+    And Dana can still sign out

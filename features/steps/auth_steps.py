@@ -149,6 +149,11 @@ def then_visitor_refused_with_challenge(context: Any) -> None:
     assert_that(context.response, is_bearer_refusal())
 
 
+@then("{who:Who} can still sign out")
+def then_person_can_still_sign_out(context: Any, who: str) -> None:
+    assert_that(flows.person(context, who).client.sign_out(), has_status(200))
+
+
 # ---------------------------------------------------------------------------------------- devices
 @given("{who:Who} has signed in on {their:Their} {first:Device} and on {their2:Their} {second:Device}")
 def given_person_signed_in_on_two_devices(context: Any, who: str, their: str, first: str, their2: str,

@@ -66,7 +66,7 @@ CATCHES = [
     Catch("disabled_token_valid", "features/authentication/login.feature",
           "A disabled account cannot sign in, and its tokens stop working"),
     Catch("missing_www_authenticate", "features/authentication/logout.feature",
-          "Someone who is not signed in cannot sign out"),
+          "Only someone who is signed in can sign out"),
     Catch("expired_token_accepted", "features/tokens/refresh.feature",
           "An expired access token is refused, however correctly it is signed"),
     Catch("service_token_on_user_endpoint", "features/service_clients/client_credentials.feature",
