@@ -1,0 +1,278 @@
+"""Parallel runs with behavex (`behavex --parallel-processes N --parallel-scheme feature`).
+
+Why this module exists: behavex runs every feature as its own behave run inside a pool of worker
+processes, so behave's `before_all`/`after_all` run once PER FEATURE, not once per run. Left alone that
+means one embedded server start per feature (≈1-1.7 s each on a 2-core machine, more than the features
+themselves take), one sign-off summary per feature that overwrites the previous one, the console filled
+with interleaved pretty output from all workers, a misspelled `--tags` passing silently (behavex simply
+dispatches nothing), and - against a real front - every worker pacing its sign-ins at the full
+`PERMISO_AUTH_RATE_PER_SECOND`, so N workers together exceed the front's per-IP limit.
+
+What it does instead:
+- `before_all_workers` (behavex calls it once, in the main process, before the pool starts) starts ONE
+  embedded reference Permiso for the whole run when no `PERMISO_BASE_URL` is configured, and hands its
+  address and signing key to the workers through behavex's shared context. Workers treat it as the
+  embedded target (`Target.embedded` stays True) but do not own it; `after_all_workers` stops it.
+  Measured on this machine: sharing is faster than a server per feature, and isolation does not need
+  separate servers: every throwaway identity is named `pa_<runid>_<pid>_<n>` (support/identities.py),
+  unique per run, per worker process and per call.
+- Against a deployment, each worker paces sign-ins at `PERMISO_AUTH_RATE_PER_SECOND / N` so that the
+  workers together stay under the front's limit (the pacer is per process).
+- Each worker stashes its part of the sign-off summary; `after_all_workers` merges them into the one
+  summary (`reports/signoff-summary.md`) and fails the run when nothing at all was selected.
+- Allure: behave merges the `format` list of `pyproject.toml` with behavex's `--format null`, so the
+  allure-behave FORMATTER from pyproject is already active in every worker and writes complete results
+  (attachments included) to `allure-results/`. Adding allure-behave's hooks mode on top would register a
+  second listener (the "formatter listed twice" crash). So hooks mode is installed only when the
+  formatter is NOT active in a worker (a config without it); then it writes to `allure-results/` too.
+  Either way exactly one Allure listener runs. Console formatters of workers are dropped when behavex
+  asked for silence (`--format null`): behavex prints its own progress and summary.
+- `@SERIAL` (upper case, exactly: behavex compares the tag literally) on a feature makes behavex run it
+  alone in the main process before the parallel ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from support.redaction import register_secret
+from support.settings import Settings
+from support.target import Target, embedded_settings, start_embedded
+
+#: attribute name of the shared data on behavex's context (and thus on every worker's behave context)
+SHARED_KEY = "permiso_parallel"
+#: where allure-behave writes in hooks mode (the same folder the formatter of pyproject.toml uses)
+ALLURE_RESULTS = "allure-results"
+
+# Main-process state between before_all_workers and after_all_workers.
+_owned_target: Target | None = None
+_parts_dir: tempfile.TemporaryDirectory[str] | None = None
+
+
+# ------------------------------------------------------------------------------------ detection
+def in_worker(context: Any) -> bool:
+    """True inside a behave run that behavex started (it always passes `-D worker_id=...`)."""
+    if "behavex" not in sys.modules:
+        return False
+    userdata = getattr(getattr(context, "config", None), "userdata", None) or {}
+    return "worker_id" in userdata
+
+
+def shared(context: Any) -> dict[str, Any] | None:
+    """What before_all_workers handed to the workers, or None (plain behave, or an older behavex)."""
+    data = getattr(context, SHARED_KEY, None) if in_worker(context) else None
+    return data if isinstance(data, dict) else None
+
+
+def _behavex_defines() -> dict[str, str]:
+    """`-D name=value` given to behavex (the same overrides behave's `-D` gives Settings.load)."""
+    try:
+        from behavex.conf_mgr import get_param
+
+        raw = get_param("define") or []
+    except Exception:
+        return {}
+    if isinstance(raw, str):
+        raw = [raw]
+    defines: dict[str, str] = {}
+    for item in raw:
+        name, _, value = str(item).partition("=")
+        if name:
+            defines[name] = value
+    return defines
+
+
+def _parallel_processes() -> int:
+    try:
+        from behavex.conf_mgr import get_param
+
+        return max(1, int(get_param("parallel_processes") or 1))
+    except Exception:
+        return 1
+
+
+# ------------------------------------------------------------------------- main-process hooks
+def before_all_workers(bhx_context: Any) -> None:
+    """Start the one embedded server for all workers (unless a deployment is configured).
+
+    Raising here makes behavex print HOOK-ERROR and exit non-zero before any worker starts, which is the
+    one-line failure a configuration problem deserves.
+    """
+    global _owned_target, _parts_dir
+    settings = Settings.load(_behavex_defines())
+    _parts_dir = tempfile.TemporaryDirectory(prefix="permiso-parallel-")
+    data: dict[str, Any] = {
+        "processes": _parallel_processes(),
+        "parts_dir": _parts_dir.name,
+        "run_id": settings.permiso_run_id,
+    }
+    if not settings.permiso_base_url:
+        target, pointed = start_embedded(settings)
+        _owned_target = target
+        secret = pointed.permiso_jwt_secret.get_secret_value() if pointed.permiso_jwt_secret else ""
+        data["embedded"] = {
+            "base_url": target.base_url,
+            "http_url": target.http_url,
+            "jwt_secret": secret,
+            "version": target.version,
+            "environment": target.environment,
+        }
+        print(f"permiso-acceptance: one {target.describe()} shared by {data['processes']} behavex workers",
+              flush=True)
+    setattr(bhx_context, SHARED_KEY, data)
+
+
+def after_all_workers(bhx_context: Any) -> None:
+    """Stop the shared server, merge the workers' summaries; fail when nothing was selected at all."""
+    global _owned_target, _parts_dir
+    target, _owned_target = _owned_target, None
+    parts, _parts_dir = _parts_dir, None
+    try:
+        summary = merge_summaries(Path(parts.name)) if parts is not None else None
+    finally:
+        if target is not None:
+            target.stop()
+        if parts is not None:
+            parts.cleanup()
+    if summary is None or not summary.records:
+        from support.run import NOTHING_SELECTED
+
+        raise RuntimeError(NOTHING_SELECTED)
+    from support.run import SUMMARY_PATH
+
+    summary.write(SUMMARY_PATH)
+    summary.print_to_console()
+
+
+# ------------------------------------------------------------------------------- worker side
+def prepare_worker(context: Any, settings: Settings) -> tuple[Settings, Target | None]:
+    """Adjust a worker's settings; return the shared embedded target when there is one.
+
+    Outside behavex this returns the settings unchanged and None, so plain `behave` is untouched.
+    """
+    data = shared(context)
+    if data is None:
+        return settings, None
+    _quiet_console(context)
+    _ensure_one_allure_listener(context)
+    processes = int(data.get("processes") or 1)
+    # One run id for all workers: their names then differ only by pid, which is what the ledger expects.
+    settings = settings.model_copy(update={"permiso_run_id": str(data.get("run_id") or settings.permiso_run_id)})
+    embedded = data.get("embedded")
+    if isinstance(embedded, dict) and not settings.permiso_base_url:
+        secret = str(embedded.get("jwt_secret") or "")
+        if secret:
+            register_secret(secret)
+        target = Target(str(embedded["base_url"]), embedded.get("http_url"), embedded=True,
+                        version=embedded.get("version"), environment=embedded.get("environment"))
+        return embedded_settings(settings, target.base_url, target.http_url or "", secret), target
+    if processes > 1:
+        # The pacer is per process: share the front's sign-in budget between the workers.
+        rate = settings.permiso_auth_rate_per_second / processes
+        settings = settings.model_copy(update={"permiso_auth_rate_per_second": rate})
+    return settings, None
+
+
+def stash_summary(context: Any, summary: Any) -> bool:
+    """In a worker: save this feature run's part of the summary for after_all_workers; else False."""
+    data = shared(context)
+    if data is None or summary is None:
+        return False
+    parts = Path(str(data["parts_dir"]))
+    # Not dataclasses.asdict: it deep-copies behave's Tag objects, which cannot be rebuilt that way.
+    records = [{f.name: getattr(r, f.name) for f in fields(r)} | {"tags": sorted(str(t) for t in r.tags)}
+               for r in summary.records]
+    budgets = [{f.name: getattr(b, f.name) for f in fields(b)} for b in summary.budgets]
+    fd, _path = tempfile.mkstemp(prefix=f"part-{os.getpid()}-", suffix=".json", dir=parts)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"records": records, "budgets": budgets}, out)
+    return True
+
+
+def merge_summaries(parts_dir: Path) -> Any:
+    """One RunSummary from every part the workers wrote (None when there is none)."""
+    from support.reporting import BudgetRecord, RunSummary, ScenarioRecord
+
+    files = sorted(parts_dir.glob("part-*.json"))
+    if not files:
+        return None
+    summary = RunSummary()
+    for path in files:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        summary.records += [ScenarioRecord(**{**r, "tags": frozenset(r["tags"])}) for r in data["records"]]
+        summary.budgets += [BudgetRecord(**b) for b in data["budgets"]]
+    return summary
+
+
+def _writes_to_console(formatter: Any) -> bool:
+    opener = getattr(formatter, "stream_opener", None)
+    return opener is not None and getattr(opener, "name", None) in (None, "-")
+
+
+def _quiet_console(context: Any) -> None:
+    """Drop console formatters when behavex asked its workers for silence (`--format null`).
+
+    The pretty formatter of pyproject.toml would otherwise interleave every worker's output.
+    """
+    runner = getattr(context, "_runner", None)
+    if runner is None or "null" not in (context.config.format or []):
+        return
+    runner.formatters = [f for f in runner.formatters if not _writes_to_console(f)]
+
+
+def allure_formatter_active(context: Any) -> bool:
+    runner = getattr(context, "_runner", None)
+    return any(type(f).__module__.startswith("allure_behave") for f in getattr(runner, "formatters", []))
+
+
+def _ensure_one_allure_listener(context: Any) -> None:
+    """Install allure-behave's hooks mode in this worker only when its formatter is not active."""
+    runner = getattr(context, "_runner", None)
+    if runner is None or allure_formatter_active(context) or getattr(runner, "_permiso_allure_hooks", False):
+        return
+    install_allure_hooks(runner, ALLURE_RESULTS)
+
+
+def install_allure_hooks(runner: Any, result_dir: str) -> None:
+    """allure-behave hooks mode wired into a running behave Runner, with the right order.
+
+    `allure_behave.hooks.allure_report` runs the Allure hook BEFORE the user's hook for every hook,
+    so attachments made in our `after_scenario` (the redacted exchange on failure) would land after the
+    Allure test was closed, and be lost. Here the Allure `before_*` hooks run first and the `after_*`
+    hooks last. It also re-parses `sys.argv` as behave options (behavex's options make it exit), hence
+    the temporary `sys.argv`; and its thread-local file logger is registered only once per thread, so
+    it is reset for each behave run a worker performs.
+    """
+    from allure_behave import hooks as allure_hooks
+
+    with contextlib.suppress(AttributeError):
+        del allure_hooks._storage.file_logger
+    saved, sys.argv = sys.argv, sys.argv[:1]
+    try:
+        allured = allure_hooks.AllureHooks(result_dir)
+    finally:
+        sys.argv = saved
+    for name in allure_hooks.HOOKS:
+        mine = runner.hooks.get(name)
+        theirs = getattr(allured, name)
+        runner.hooks[name] = _chain(theirs, mine) if name.startswith("before_") else _chain(mine, theirs)
+    runner._permiso_allure_hooks = True
+
+
+def _chain(first: Any, second: Any) -> Any:
+    def hook(*args: Any) -> None:
+        try:
+            if first is not None:
+                first(*args)
+        finally:
+            if second is not None:
+                second(*args)
+
+    return hook
