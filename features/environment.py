@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from support import run
+from support import parallel, run
 
 
 def before_all(context):
@@ -27,3 +27,13 @@ def after_feature(context, feature):
 
 def after_all(context):
     run.after_all(context)
+
+
+# behavex only (`behavex --parallel-processes N --parallel-scheme feature`): once per run, in its main
+# process, around all workers. Plain behave never calls these.
+def before_all_workers(context):
+    parallel.before_all_workers(context)
+
+
+def after_all_workers(context):
+    parallel.after_all_workers(context)

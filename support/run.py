@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from support import parallel
 from support.client import ExchangeLog, PermisoClient, TargetUnreachable
 from support.identities import Identities
 from support.settings import Settings
@@ -156,7 +157,8 @@ NOTHING_SELECTED = (
 
 
 def before_all(context: Any) -> None:
-    if selected_scenarios(context) == 0 and not context.config.dry_run:
+    # Under behavex each feature is its own behave run; "nothing selected" is judged run-wide there.
+    if selected_scenarios(context) == 0 and not context.config.dry_run and not parallel.in_worker(context):
         fail_fast(context, NOTHING_SELECTED)
         return
     settings = Settings.load(_userdata(context))
@@ -167,15 +169,17 @@ def before_all(context: Any) -> None:
     if context.config.dry_run:
         return
     _install_sigterm()
+    settings, shared_target = parallel.prepare_worker(context, settings)  # behavex: one shared server
     try:
-        target, settings = resolve_target(settings)
+        target, settings = (shared_target, settings) if shared_target else resolve_target(settings)
     except TargetError as exc:
         fail_fast(context, str(exc))
         return
     state.target, state.settings = target, settings
     context.target, context.settings = target, settings
-    print(f"Target: {target.describe()}")
-    print(settings.describe())
+    if not parallel.in_worker(context):  # behavex prints its own progress; once per feature is noise
+        print(f"Target: {target.describe()}")
+        print(settings.describe())
     admin = PermisoClient(settings, name="administrator")
     try:
         answer = admin.sign_in(settings.test_admin_username, settings.test_admin_password.get_secret_value())
@@ -323,7 +327,7 @@ def after_all(context: Any) -> None:
         for undo in reversed(state.provisioned):
             with contextlib.suppress(Exception):
                 undo()
-        if state.summary is not None:
+        if state.summary is not None and not parallel.stash_summary(context, state.summary):
             state.summary.write(SUMMARY_PATH)
             # behave captures what after_all prints; the summary writes past the capture on purpose.
             state.summary.print_to_console()
@@ -332,5 +336,5 @@ def after_all(context: Any) -> None:
     finally:
         if state.target is not None:
             state.target.stop()
-    if state.selected == 0 and not context.config.dry_run:
+    if state.selected == 0 and not context.config.dry_run and not parallel.in_worker(context):
         raise NoScenarioSelected(NOTHING_SELECTED)
