@@ -107,7 +107,8 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
         "--tls",
         "--http-port", str(http_port),
         "--db", str(Path(workdir.name) / "permiso.db"),
-        "--jwt-secret", jwt_secret,
+        # "=" form: token_urlsafe may start with "-", which argparse would take for an option (1 in 64).
+        f"--jwt-secret={jwt_secret}",
         "--lockout-threshold", str(settings.permiso_lockout_threshold),
         "--lockout-seconds", str(EMBEDDED_LOCKOUT_SECONDS),
         "--admin-username", settings.test_admin_username,
