@@ -616,12 +616,13 @@ def run_load(settings: Settings, options: LoadOptions, *, embedded: bool, target
     return result
 
 
-def run_worker(options: LoadOptions, settings: Settings) -> int:
+def run_worker(options: LoadOptions) -> int:
     """A Locust worker: connects to the master, receives target and pool from it, runs users."""
     argv = locust_command(options)
     print(f"Locust worker connecting to master {options.master_host}:{options.master_port} ...", flush=True)
-    # Bounded: a worker whose master never comes (or never ends) stops by itself.
-    timeout = settings.test_duration_seconds + 2 * LOCUST_GRACE_S + 600
+    # Bounded: a worker whose master never comes (or never ends) stops by itself. Give workers of a
+    # load longer than TEST_DURATION_SECONDS the same --duration as the master.
+    timeout = options.duration_s + 2 * LOCUST_GRACE_S + 600
     code, _ = run_locust(argv, log_path=None, timeout_s=timeout,
                          echo=lambda line: print(f"[worker] {line}", flush=True))
     return 0 if code in (0, 1) else code
@@ -645,7 +646,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _install_sigterm()
     if options.worker:
         try:
-            return run_worker(options, settings)
+            return run_worker(options)
         except KeyboardInterrupt:
             return 130
     if options.host:
