@@ -255,7 +255,7 @@ class LoadResult:
             "",
             f"Load summary ({self.mode}): {self.users} users, spawn rate {self.spawn_rate:g}/s, "
             f"{self.duration_s} s against {self.target}",
-            f"Total: {self.total_requests} requests in {self.elapsed_s:.1f} s = {self.total_rps:.1f} req/s; "
+            f"Total: {self.total_requests} requests in {self.elapsed_s:.1f} s = {self.total_rps:.1f} rps; "
             f"failures {self.total_failures} ({self.failure_ratio:.2%}, "
             f"allowed <= {self.max_failure_ratio:.0%})",
             "",

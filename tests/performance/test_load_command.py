@@ -27,7 +27,7 @@ def test_the_documented_command_passes_against_the_embedded_default(tmp_path: Pa
     run = run_load(["--users", "10", "--spawn-rate", "10", "--duration", "8"], tmp_path)
 
     assert run.returncode == 0, run.output
-    assert "req/s" in run.output and "p95 ms" in run.output
+    assert " rps; " in run.output and "req/s" in run.output and "p95 ms" in run.output
     assert "Verdict: PASSED" in run.output
     for journey in ("user", "service", "admin", "monitor"):
         assert f"\n{journey} " in run.output, f"journey {journey} missing from the summary"
