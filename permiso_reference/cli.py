@@ -47,11 +47,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--client-secret", default=d.client_secret)
     serve.add_argument("--quiet", action="store_true", help="print only the listening line")
     sub.add_parser("faults", help="list the injectable faults")
+    sub.add_parser("front", add_help=False, help="serve behind a real nginx front (permiso_reference/front.py)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
+    rest = list(sys.argv[1:] if argv is None else argv)
+    if rest[:1] == ["front"]:  # front.py owns its options
+        from permiso_reference.front import main as front_main
+
+        return front_main(rest[1:])
     args = _parser().parse_args(argv)
     if args.command == "faults":
         width = max(len(n) for n in FAULTS)
