@@ -1,0 +1,158 @@
+"""Which scenarios can possibly observe each injectable fault: `features/fault_map.toml`, parsed.
+
+The sensitivity run (`support/sensitivity.py`) runs the suite once per fault. Running all of it every time
+would take too long, so each fault has a *decision* in the map: either a narrow selection (feature
+directories or files under `features/`, optionally a tag expression) or the full suite. A narrow selection
+is only an optimisation: a fault that escapes it is run against the full suite before it is called
+escaped, so a too-narrow entry costs time, never a wrong verdict.
+
+Paths that do not exist are dropped (and reported), so the map can name a domain folder before its first
+feature lands; when nothing is left, the selection falls back to the full suite.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: The repository's features folder (the map's paths are relative to it).
+FEATURES_DIR = Path(__file__).resolve().parents[1] / "features"
+#: The map itself.
+DEFAULT_MAP_PATH = FEATURES_DIR / "fault_map.toml"
+
+_ENTRY_KEYS = {"paths", "full", "tags", "why"}
+
+
+class FaultMapError(ValueError):
+    """The map file is malformed; the message names the entry and the problem."""
+
+
+@dataclass(frozen=True)
+class MapEntry:
+    """One fault's decision: `paths` (narrow) or None (full suite), an optional tag expression, the why."""
+
+    fault: str
+    paths: tuple[str, ...] | None
+    why: str
+    tags: str | None = None
+
+    @property
+    def full(self) -> bool:
+        return self.paths is None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What one behave run selects: feature paths (absolute, empty = all of `features/`) and tag expressions.
+
+    `label` says in a few words which selection this is, for the table; `dropped` lists map paths that
+    did not exist.
+    """
+
+    kind: str  # "narrow" or "full"
+    paths: tuple[str, ...]
+    tags: tuple[str, ...]
+    label: str
+    reason: str = ""
+    dropped: tuple[str, ...] = field(default=())
+
+    @property
+    def is_full(self) -> bool:
+        return self.kind == "full"
+
+
+@dataclass(frozen=True)
+class FaultMap:
+    """All decisions of the map file, by fault name."""
+
+    entries: Mapping[str, MapEntry]
+    source: Path | None = None
+
+    def missing(self, faults: Iterable[str]) -> list[str]:
+        """Faults (from the reference's list) that have no decision in the map."""
+        return sorted(set(faults) - set(self.entries))
+
+    def unknown(self, faults: Iterable[str]) -> list[str]:
+        """Map entries that name no fault of the reference (stale or misspelled)."""
+        return sorted(set(self.entries) - set(faults))
+
+    def selection(
+        self, fault: str, *, features_dir: Path = FEATURES_DIR, extra_tags: Iterable[str] = ()
+    ) -> Selection:
+        """The selection to run `fault` with: narrow when the map says so and a named path exists."""
+        extra = tuple(t for t in extra_tags if t)
+        entry = self.entries.get(fault)
+        if entry is None:
+            return full_selection(features_dir, extra, reason="no decision in the fault map")
+        tags = (*extra, entry.tags) if entry.tags else extra
+        if entry.paths is None:
+            return full_selection(features_dir, tags, reason=entry.why)
+        present = [p for p in entry.paths if (features_dir / p).exists()]
+        dropped = tuple(p for p in entry.paths if p not in present)
+        if not present:
+            return full_selection(
+                features_dir, tags, reason=f"none of {', '.join(entry.paths)} exists yet", dropped=dropped
+            )
+        label = "narrow: " + ", ".join(present)
+        if entry.tags:
+            label += f" [{entry.tags}]"
+        return Selection(
+            "narrow", tuple(str(features_dir / p) for p in present), tags, label, entry.why, dropped
+        )
+
+
+def full_selection(
+    features_dir: Path = FEATURES_DIR, tags: Iterable[str] = (), *, reason: str = "", dropped: tuple[str, ...] = ()
+) -> Selection:
+    """The whole suite (still narrowed by `tags`, e.g. the user's `--tags`)."""
+    return Selection("full", (str(features_dir),), tuple(tags), "full suite", reason, dropped)
+
+
+def _entry(fault: str, raw: Any) -> MapEntry:
+    if not isinstance(raw, Mapping):
+        raise FaultMapError(f"fault map entry {fault!r}: expected a table like {{ paths = [...], why = \"...\" }}")
+    unknown = set(raw) - _ENTRY_KEYS
+    if unknown:
+        raise FaultMapError(f"fault map entry {fault!r}: unknown key(s) {', '.join(sorted(unknown))}")
+    why = raw.get("why")
+    if not isinstance(why, str) or not why.strip():
+        raise FaultMapError(f"fault map entry {fault!r}: 'why' (what a scenario must do to notice it) is required")
+    tags = raw.get("tags")
+    if tags is not None and (not isinstance(tags, str) or not tags.strip()):
+        raise FaultMapError(f"fault map entry {fault!r}: 'tags' must be a non-empty tag expression")
+    full, paths = raw.get("full", False), raw.get("paths")
+    if full is not False and full is not True:
+        raise FaultMapError(f"fault map entry {fault!r}: 'full' must be true or false")
+    if full and paths is not None:
+        raise FaultMapError(f"fault map entry {fault!r}: give either 'paths' or 'full = true', not both")
+    if not full:
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p.strip() for p in paths):
+            raise FaultMapError(f"fault map entry {fault!r}: 'paths' must be a non-empty list of feature paths")
+        for p in paths:
+            if Path(p).is_absolute() or ".." in Path(p).parts:
+                raise FaultMapError(f"fault map entry {fault!r}: path {p!r} must be relative to features/")
+    return MapEntry(fault, None if full else tuple(p.strip().rstrip("/") for p in paths), why.strip(),
+                    tags.strip() if tags else None)
+
+
+def parse_fault_map(text: str, source: Path | None = None) -> FaultMap:
+    """Parse the TOML text of a fault map; raises FaultMapError naming the bad entry."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FaultMapError(f"fault map {source or ''} is not valid TOML: {exc}") from exc
+    faults = data.get("faults")
+    if not isinstance(faults, Mapping):
+        raise FaultMapError("fault map: a [faults] table is required")
+    extra = set(data) - {"faults"}
+    if extra:
+        raise FaultMapError(f"fault map: unknown top-level key(s) {', '.join(sorted(extra))}")
+    return FaultMap({name: _entry(name, raw) for name, raw in faults.items()}, source)
+
+
+def load_fault_map(path: Path = DEFAULT_MAP_PATH) -> FaultMap:
+    """Read and parse the map file."""
+    return parse_fault_map(path.read_text(encoding="utf-8"), path)

@@ -1,0 +1,559 @@
+"""`permiso-acceptance sensitivity`: prove by a number that the suite catches the defects it exists for.
+
+The number is the share of the reference Permiso's injectable faults that make at least one scenario
+fail, measured with the clean reference server all green:
+
+1. The suite runs once against a clean embedded reference server. It must be all green; otherwise the
+   run stops and says which scenarios failed (a red baseline would make every fault look caught).
+2. For each fault (default: every fault `permiso-reference faults` lists) the suite runs again as its own
+   `behave` subprocess, which starts its own embedded server on free ports with only that fault on
+   (`-D PERMISO_REFERENCE_FAULTS=<fault>`). Up to `--jobs` runs go in parallel.
+3. Each fault runs the selection `features/fault_map.toml` decides for it (support/fault_map.py): feature
+   folders/files that can observe it, or the full suite. A narrow selection only saves time: when a fault
+   escapes it, the full suite runs against that fault before the fault is called escaped.
+4. The table (fault, caught, failing scenarios, selection used) is printed, the same is written as JSON
+   (and Markdown) under `reports/sensitivity/`, and the last line is `caught N/M faults`. The exit code is
+   0 only when every fault was caught.
+
+Every behave run works in a temporary directory (its cwd), so nothing is written into the repository's
+`allure-results/`, `reports/junit/` or sign-off summary, and no `.env` of the checkout is read: the
+number means the same on every machine. `--tags` narrows the baseline and every fault run alike.
+
+Nothing of `permiso_reference` is imported: its fault list comes from its console command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from support.fault_map import (
+    DEFAULT_MAP_PATH,
+    FEATURES_DIR,
+    FaultMap,
+    FaultMapError,
+    Selection,
+    full_selection,
+    load_fault_map,
+)
+
+#: Where the report goes by default (relative to the working directory, like the other reports).
+DEFAULT_REPORT_DIR = Path("reports") / "sensitivity"
+#: A single behave run may take this long before it is stopped (and counted as a problem).
+DEFAULT_RUN_TIMEOUT_S = 300.0
+#: What `support.run` prints when a selection picks no scenario (kept in one place there).
+NOTHING_SELECTED_MARKER = "no scenario matched"
+#: How many failing scenarios the table names before "(+N more)".
+TABLE_SCENARIOS = 2
+
+
+# ----------------------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One behave run: which fault is on (None = clean server), what it selects, where its outputs go."""
+
+    fault: str | None
+    selection: Selection
+    workdir: Path
+    timeout_s: float = DEFAULT_RUN_TIMEOUT_S
+
+
+@dataclass
+class RunOutcome:
+    """What one behave run showed.
+
+    `failed` names the scenarios that failed or errored ("<feature file>: <scenario>"); `problem` is set
+    when the run ended badly without a failing scenario (aborted before the scenarios, timed out);
+    `nothing_selected` when the selection picked no scenario at all.
+    """
+
+    returncode: int | None
+    seconds: float
+    passed: int = 0
+    failed: list[str] = field(default_factory=list)
+    skipped: int = 0
+    nothing_selected: bool = False
+    problem: str | None = None
+
+    @property
+    def green(self) -> bool:
+        """Everything selected ran and passed (a clean baseline)."""
+        return self.returncode == 0 and not self.failed and self.problem is None and not self.nothing_selected
+
+    @property
+    def red(self) -> bool:
+        """The run noticed the fault: at least one scenario failed.
+
+        A run that ended badly without a failing scenario (the suite did not load, the target did not
+        start, a timeout) proves nothing about the fault: it is an error, never a catch.
+        """
+        return bool(self.failed)
+
+
+Runner = Callable[[RunRequest], RunOutcome]
+
+
+@dataclass
+class FaultResult:
+    """The verdict for one fault, with the selection that decided it and every run it took.
+
+    `verdict` is "caught" (a scenario failed), "escaped" (every selected scenario passed) or "error" (the
+    runs ended badly twice without a failing scenario; counted as not caught).
+    """
+
+    fault: str
+    description: str
+    caught: bool
+    failing: list[str]
+    selection: str
+    selection_kind: str
+    note: str = ""
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    verdict: str = "pending"
+
+
+@dataclass
+class Report:
+    """Everything one sensitivity run found."""
+
+    started_at: str
+    jobs: int
+    tags: list[str]
+    baseline: dict[str, Any]
+    results: list[FaultResult] = field(default_factory=list)
+    seconds: float = 0.0
+    baseline_green: bool = True
+
+    @property
+    def caught(self) -> int:
+        return sum(1 for r in self.results if r.caught)
+
+    @property
+    def total(self) -> int:
+        return len(self.results)
+
+    @property
+    def escaped(self) -> list[FaultResult]:
+        """Faults not caught (escaped or errored)."""
+        return [r for r in self.results if not r.caught]
+
+
+# ------------------------------------------------------------------------------ running behave
+
+
+def reference_faults(python: str = sys.executable) -> dict[str, str]:
+    """The reference server's faults (name -> description), from `permiso-reference faults`."""
+    argv = [python, "-c", "import sys; from permiso_reference.cli import main; sys.exit(main())", "faults"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"`permiso-reference faults` failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
+    return parse_fault_list(proc.stdout)
+
+
+def parse_fault_list(text: str) -> dict[str, str]:
+    """Parse `permiso-reference faults` output: one `name  description` per line."""
+    faults: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, _, description = line.strip().partition(" ")
+        faults[name] = description.strip()
+    return faults
+
+
+def behave_argv(request: RunRequest, python: str = sys.executable) -> list[str]:
+    """The behave command line for one run; all outputs go below the request's workdir."""
+    argv = [
+        python, "-m", "behave", "--no-color",
+        "-f", "plain", "-o", str(request.workdir / "plain.txt"),
+        "--junit", "--junit-directory", str(request.workdir / "junit"),
+        # Always the embedded reference server, whatever the caller's environment points at.
+        "-D", "PERMISO_BASE_URL=", "-D", "PERMISO_HTTP_URL=",
+        "-D", f"PERMISO_REFERENCE_FAULTS={request.fault or ''}",
+    ]
+    for tags in request.selection.tags:
+        argv += ["--tags", tags]
+    argv += list(request.selection.paths)
+    return argv
+
+
+def parse_junit(junit_dir: Path) -> tuple[int, list[str], int]:
+    """(passed, failed scenario names, skipped) from behave's JUnit files in junit_dir."""
+    passed, skipped, failed = 0, 0, []
+    for path in sorted(junit_dir.glob("*.xml")):
+        feature = path.stem.removeprefix("TESTS-").replace(".", "/")
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError:
+            continue
+        for case in root.iter("testcase"):
+            name = f"{feature}: {case.get('name', '?')}"
+            if case.find("failure") is not None or case.find("error") is not None:
+                failed.append(name)
+            elif case.find("skipped") is not None or case.get("status") in {"skipped", "untested"}:
+                skipped += 1
+            else:
+                passed += 1
+    return passed, failed, skipped
+
+
+def _last_words(text: str) -> str:
+    """The line that best says why a run ended badly: our own one-line message, else the last line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("permiso-acceptance:"):
+            return line.removeprefix("permiso-acceptance:").strip()
+    return lines[-1] if lines else "no output"
+
+
+def run_behave(request: RunRequest) -> RunOutcome:
+    """Run behave as a subprocess in request.workdir (its cwd) and read what it reports."""
+    request.workdir.mkdir(parents=True, exist_ok=True)
+    log_path = request.workdir / "behave.log"
+    started = time.monotonic()
+    with log_path.open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            behave_argv(request), cwd=request.workdir, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        try:
+            returncode: int | None = proc.wait(timeout=request.timeout_s)
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+            returncode = None
+    seconds = time.monotonic() - started
+    output = log_path.read_text(encoding="utf-8", errors="replace")
+    passed, failed, skipped = parse_junit(request.workdir / "junit")
+    outcome = RunOutcome(returncode, seconds, passed, failed, skipped)
+    if returncode is None:
+        outcome.problem = f"timed out after {request.timeout_s:.0f} s"
+    elif NOTHING_SELECTED_MARKER in output and not failed and passed == 0:
+        outcome.nothing_selected = True
+    elif returncode != 0 and not failed:
+        outcome.problem = f"run ended with exit code {returncode}: {_last_words(output)}"
+    return outcome
+
+
+def snapshot_features(source: Path, workroot: Path) -> Path:
+    """Copy the features folder (steps included) once, so the baseline and every fault run see one suite.
+
+    Others may edit `features/` while a sensitivity run is going on; without the snapshot, runs minutes
+    apart could measure different suites (or a half-saved step file).
+    """
+    dest = workroot / "features"
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
+def _stop(proc: subprocess.Popen[Any]) -> None:
+    """Stop a timed-out behave run: SIGTERM (its hooks stop its server), then SIGKILL of the group."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+# ------------------------------------------------------------------------------- orchestration
+
+
+def _run_record(selection: Selection, outcome: RunOutcome) -> dict[str, Any]:
+    return {
+        "selection": selection.label,
+        "kind": selection.kind,
+        "tags": list(selection.tags),
+        "seconds": round(outcome.seconds, 2),
+        "passed": outcome.passed,
+        "failed": list(outcome.failed),
+        "skipped": outcome.skipped,
+        "nothing_selected": outcome.nothing_selected,
+        "problem": outcome.problem,
+        "returncode": outcome.returncode,
+    }
+
+
+def run_sensitivity(
+    faults: dict[str, str],
+    fault_map: FaultMap,
+    *,
+    jobs: int,
+    tags: Sequence[str] = (),
+    workroot: Path,
+    runner: Runner = run_behave,
+    features_dir: Path = FEATURES_DIR,
+    timeout_s: float = DEFAULT_RUN_TIMEOUT_S,
+    progress: Callable[[str], None] = lambda line: None,
+) -> Report:
+    """Baseline, then every fault (narrow first, full suite to confirm an escape); see the module doc."""
+    started = time.monotonic()
+    report = Report(datetime.now(UTC).isoformat(timespec="seconds"), jobs, list(tags), {})
+    baseline_sel = full_selection(features_dir, tags, reason="clean baseline")
+    progress("baseline: the suite against the clean reference server ...")
+    baseline = runner(RunRequest(None, baseline_sel, workroot / "baseline", timeout_s))
+    report.baseline = _run_record(baseline_sel, baseline)
+    report.baseline_green = baseline.green
+    progress(
+        f"baseline: {baseline.passed} passed, {len(baseline.failed)} failed, {baseline.skipped} skipped "
+        f"in {baseline.seconds:.1f} s"
+    )
+    if not baseline.green:
+        report.seconds = time.monotonic() - started
+        return report
+
+    results: dict[str, FaultResult] = {}
+    first_selection: dict[str, Selection] = {}
+    total = len(faults)
+    with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        pending: dict[cf.Future[RunOutcome], tuple[str, Selection, int]] = {}
+
+        def submit(fault: str, selection: Selection, attempt: int = 0) -> None:
+            kind = selection.kind + (f"-retry{attempt}" if attempt else "")
+            request = RunRequest(fault, selection, workroot / fault / kind, timeout_s)
+            pending[pool.submit(runner, request)] = (fault, selection, attempt)
+
+        plans = {f: fault_map.selection(f, features_dir=features_dir, extra_tags=tags) for f in faults}
+        # Longest runs first (full suite), so the pool drains evenly.
+        for fault in sorted(faults, key=lambda f: (not plans[f].is_full, f)):
+            first_selection[fault] = plans[fault]
+            results[fault] = FaultResult(fault, faults[fault], False, [], plans[fault].label, plans[fault].kind)
+            submit(fault, plans[fault])
+
+        while pending:
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                fault, selection, attempt = pending.pop(future)
+                outcome = future.result()
+                result = results[fault]
+                result.runs.append(_run_record(selection, outcome))
+                if outcome.problem and not outcome.failed and attempt == 0:
+                    # A run that could not complete is retried once before it counts (a port race, a hiccup).
+                    submit(fault, selection, attempt + 1)
+                    continue
+                if outcome.red:
+                    result.caught, result.verdict = True, "caught"
+                    result.failing = list(outcome.failed)
+                    result.selection, result.selection_kind = selection.label, selection.kind
+                    if outcome.problem:
+                        result.note = outcome.problem
+                elif outcome.problem:
+                    result.caught, result.verdict = False, "error"
+                    result.selection, result.selection_kind = selection.label, selection.kind
+                    result.note = outcome.problem
+                elif not selection.is_full:
+                    why = "selected nothing" if outcome.nothing_selected else "escaped"
+                    confirm = full_selection(features_dir, tags, reason=f"narrow selection {why}")
+                    confirm = Selection(
+                        "full", confirm.paths, confirm.tags,
+                        f"full suite (narrow {why}: {selection.label.removeprefix('narrow: ')})", confirm.reason,
+                    )
+                    submit(fault, confirm)
+                    continue
+                else:
+                    result.caught, result.verdict = False, "escaped"
+                    result.selection, result.selection_kind = selection.label, selection.kind
+                    if selection.reason and first_selection[fault].is_full:
+                        result.selection = f"full suite ({selection.reason})"
+                    if outcome.nothing_selected:
+                        result.note = "the selection picked no scenario"
+                busy = {f for f, _, _ in pending.values()}
+                finished = sum(1 for f, r in results.items() if r.runs and f not in busy)
+                progress(
+                    f"[{finished}/{total}] {fault}: {result.verdict} "
+                    f"({result.selection}, {outcome.seconds:.1f} s)"
+                )
+    report.results = [results[f] for f in sorted(results)]
+    report.seconds = time.monotonic() - started
+    return report
+
+
+# ----------------------------------------------------------------------------------- rendering
+
+
+def summary_line(report: Report) -> str:
+    """The last line of every sensitivity run."""
+    return f"caught {report.caught}/{report.total} faults"
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def failing_cell(failing: Sequence[str], shown: int = TABLE_SCENARIOS, width: int = 60) -> str:
+    """`<count>: first; second (+N more)`, or `-` when nothing failed."""
+    if not failing:
+        return "-"
+    names = "; ".join(_short(name, width) for name in failing[:shown])
+    more = f" (+{len(failing) - shown} more)" if len(failing) > shown else ""
+    return f"{len(failing)}: {names}{more}"
+
+
+def _caught_cell(result: FaultResult) -> str:
+    return "yes" if result.caught else ("ERROR" if result.verdict == "error" else "NO")
+
+
+def render_table(report: Report) -> str:
+    """The plain-text table: fault, caught, failing scenarios (first few + count), selection used."""
+    header = ("fault", "caught", "failing scenarios", "selection")
+    rows = [
+        (r.fault, _caught_cell(r), failing_cell(r.failing) + (f" [{r.note}]" if r.note else ""), r.selection)
+        for r in report.results
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(3)]
+    lines = []
+    for row in [header, *rows]:
+        lines.append("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+    lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * len(header[3]))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def render_markdown(report: Report) -> str:
+    """The same table in Markdown (for the README), with the summary line."""
+    lines = ["| fault | caught | failing scenarios | selection |", "|---|---|---|---|"]
+    for r in report.results:
+        cell = failing_cell(r.failing, width=80).replace("|", "\\|")
+        lines.append(f"| `{r.fault}` | {_caught_cell(r)} | {cell} | {r.selection.replace('|', '/')} |")
+    lines += ["", f"{summary_line(report)} (wall time {report.seconds:.0f} s, {report.jobs} jobs)"]
+    return "\n".join(lines) + "\n"
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The JSON form of the report (what is written under reports/sensitivity/)."""
+    return {
+        "started_at": report.started_at,
+        "seconds": round(report.seconds, 1),
+        "jobs": report.jobs,
+        "tags": report.tags,
+        "baseline_green": report.baseline_green,
+        "baseline": report.baseline,
+        "caught": report.caught,
+        "total": report.total,
+        "summary": summary_line(report),
+        "escaped": [r.fault for r in report.results if r.verdict == "escaped"],
+        "errors": [r.fault for r in report.results if r.verdict == "error"],
+        "faults": [asdict(r) for r in report.results],
+    }
+
+
+def write_reports(report: Report, json_path: Path) -> None:
+    """Write the JSON report and a Markdown table beside it."""
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report_json(report), indent=2) + "\n", encoding="utf-8")
+    json_path.with_suffix(".md").write_text(render_markdown(report), encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------------------- CLI
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="permiso-acceptance sensitivity",
+        description="Run the suite once per injected fault of the reference Permiso; print caught N/M faults.",
+    )
+    parser.add_argument("--faults", default="", help="comma-separated fault names (default: all faults)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel runs (default: cores)")
+    parser.add_argument("--tags", action="append", default=[], metavar="EXPR",
+                        help="behave tag expression narrowing every run, the baseline included (repeatable: AND)")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help=f"JSON report path (default: {DEFAULT_REPORT_DIR}/sensitivity.json)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_RUN_TIMEOUT_S, help="seconds per behave run")
+    parser.add_argument("--map", type=Path, default=DEFAULT_MAP_PATH, help="fault map (TOML)")
+    parser.add_argument("--keep", action="store_true", help="keep every run's behave output and say where")
+    parser.add_argument("--plan", action="store_true", help="only print the selection each fault would use")
+    return parser
+
+
+def _pick_faults(requested: str, available: dict[str, str]) -> dict[str, str]:
+    if not requested.strip():
+        return dict(available)
+    names = [n.strip() for n in requested.split(",") if n.strip()]
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ValueError(f"unknown fault(s): {', '.join(unknown)} (see `permiso-reference faults`)")
+    return {n: available[n] for n in names}
+
+
+def _print_plan(faults: Iterable[str], fault_map: FaultMap, tags: Sequence[str]) -> None:
+    for fault in faults:
+        sel = fault_map.selection(fault, extra_tags=tags)
+        dropped = f"  (not there yet: {', '.join(sel.dropped)})" if sel.dropped else ""
+        reason = f" ({sel.reason})" if sel.is_full and sel.reason else ""
+        print(f"{fault:<32} {sel.label}{reason}{dropped}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `permiso-acceptance sensitivity`; returns the exit code."""
+    args = _parser().parse_args(list(argv or []))
+    try:
+        fault_map = load_fault_map(args.map)
+        available = reference_faults()
+        faults = _pick_faults(args.faults, available)
+    except (FaultMapError, ValueError, RuntimeError, OSError) as exc:
+        print(f"permiso-acceptance sensitivity: {exc}", file=sys.stderr)
+        return 2
+    tags = [t for t in args.tags if t.strip()]
+    undecided = fault_map.missing(available)
+    if undecided:
+        print(f"note: no decision in {args.map.name} for {', '.join(undecided)}: the full suite runs for them",
+              file=sys.stderr)
+    if args.plan:
+        _print_plan(faults, fault_map, tags)
+        return 0
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    keep_dir = Path(tempfile.mkdtemp(prefix="permiso-sensitivity-")) if args.keep else None
+    with tempfile.TemporaryDirectory(prefix="permiso-sensitivity-") as tmp:
+        workroot = keep_dir or Path(tmp)
+        features = snapshot_features(FEATURES_DIR, workroot)
+        report = run_sensitivity(
+            faults, fault_map, jobs=args.jobs, tags=tags, workroot=workroot, timeout_s=args.timeout,
+            features_dir=features, progress=progress,
+        )
+    json_path = args.json or (DEFAULT_REPORT_DIR / "sensitivity.json")
+    if not report.baseline_green:
+        base = report.baseline
+        problem = base.get("problem") or ("no scenario selected" if base.get("nothing_selected") else "")
+        print("The suite is not green against the clean reference server; the sensitivity cannot be measured.")
+        for name in base.get("failed", []):
+            print(f"  failed: {name}")
+        if problem:
+            print(f"  {problem}")
+        print(f"baseline: {base.get('passed', 0)} passed, {len(base.get('failed', []))} failed")
+        print("sensitivity not measured: the clean baseline is red")
+        return 2
+    write_reports(report, json_path)
+    print(render_table(report))
+    print()
+    print(f"baseline: {report.baseline['passed']} scenarios green against the clean server "
+          f"({report.baseline['seconds']:.1f} s); tags: {' AND '.join(tags) if tags else 'none'}")
+    print(f"wall time: {report.seconds:.1f} s with {args.jobs} parallel jobs; report: {json_path}")
+    if keep_dir:
+        print(f"behave outputs kept in {keep_dir}")
+    escaped = [r.fault for r in report.results if r.verdict == "escaped"]
+    errors = [r.fault for r in report.results if r.verdict == "error"]
+    if escaped:
+        print("escaped: " + ", ".join(escaped))
+    if errors:
+        print("errors (runs ended without a failing scenario, counted as not caught): " + ", ".join(errors))
+    print(summary_line(report))
+    return 0 if not report.escaped else 1

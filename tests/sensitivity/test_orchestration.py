@@ -1,0 +1,94 @@
+"""The sensitivity run's logic with a scripted runner (no behave, no server): verdicts and escalation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from support.fault_map import parse_fault_map
+from support.sensitivity import RunOutcome, RunRequest, run_sensitivity
+
+MAP = parse_fault_map(
+    "[faults]\n"
+    'caught_narrow = { paths = ["auth"], why = "w" }\n'
+    'caught_only_by_full = { paths = ["auth"], why = "w" }\n'
+    'escapes = { paths = ["auth"], why = "w" }\n'
+    'full_only = { full = true, why = "no narrow selection" }\n'
+    'nothing_there = { paths = ["auth"], why = "w", tags = "@nope" }\n'
+    'broken = { paths = ["auth"], why = "w" }\n'
+)
+FAULTS = {name: f"{name} description" for name in MAP.entries}
+
+
+def scripted(script: Callable[[RunRequest], RunOutcome]) -> tuple[Callable[[RunRequest], RunOutcome], list[RunRequest]]:
+    calls: list[RunRequest] = []
+
+    def runner(request: RunRequest) -> RunOutcome:
+        calls.append(request)
+        return script(request)
+
+    return runner, calls
+
+
+def behaviour(request: RunRequest) -> RunOutcome:
+    fault, full = request.fault, request.selection.is_full
+    if fault is None:
+        return RunOutcome(0, 1.0, passed=10)
+    if fault == "caught_narrow" or (fault == "caught_only_by_full" and full) or (fault == "full_only"):
+        return RunOutcome(1, 1.0, passed=3, failed=["auth/x: one", "auth/x: two"])
+    if fault == "nothing_there" and not full:
+        return RunOutcome(1, 1.0, nothing_selected=True)
+    if fault == "broken":
+        return RunOutcome(2, 1.0, problem="run ended with exit code 2: the target did not start")
+    return RunOutcome(0, 1.0, passed=4)
+
+
+def _features(tmp_path: Path) -> Path:
+    (tmp_path / "features" / "auth").mkdir(parents=True)
+    return tmp_path / "features"
+
+
+def test_verdicts_and_selections(tmp_path: Path) -> None:
+    runner, calls = scripted(behaviour)
+    report = run_sensitivity(FAULTS, MAP, jobs=2, workroot=tmp_path, runner=runner, features_dir=_features(tmp_path))
+    by = {r.fault: r for r in report.results}
+    assert report.baseline_green
+    assert by["caught_narrow"].verdict == "caught" and by["caught_narrow"].selection == "narrow: auth"
+    assert by["caught_narrow"].failing == ["auth/x: one", "auth/x: two"] and len(by["caught_narrow"].runs) == 1
+    # An escape from the narrow selection is confirmed with the full suite before it counts.
+    assert by["caught_only_by_full"].verdict == "caught"
+    assert by["caught_only_by_full"].selection == "full suite (narrow escaped: auth)"
+    assert by["escapes"].verdict == "escaped" and len(by["escapes"].runs) == 2
+    assert by["full_only"].verdict == "caught" and by["full_only"].selection == "full suite"
+    assert by["nothing_there"].verdict == "escaped"
+    assert by["nothing_there"].selection.startswith("full suite (narrow selected nothing")
+    # A run that ends badly without a failing scenario is retried once, then is an error, never a catch.
+    assert by["broken"].verdict == "error" and not by["broken"].caught and len(by["broken"].runs) == 2
+    assert "did not start" in by["broken"].note
+    assert (report.caught, report.total) == (3, 6)
+    assert calls[0].fault is None and calls[0].selection.is_full  # the baseline runs first
+    assert all(c.workdir.is_relative_to(tmp_path) for c in calls)
+    assert len({c.workdir for c in calls}) == len(calls)  # every run has its own output folder
+
+
+def test_user_tags_narrow_the_baseline_and_every_run(tmp_path: Path) -> None:
+    runner, calls = scripted(behaviour)
+    run_sensitivity(FAULTS, MAP, jobs=1, tags=["@auth"], workroot=tmp_path, runner=runner,
+                    features_dir=_features(tmp_path))
+    assert all(c.selection.tags[0] == "@auth" for c in calls)
+    nothing = [c for c in calls if c.fault == "nothing_there" and not c.selection.is_full]
+    assert nothing[0].selection.tags == ("@auth", "@nope")
+
+
+def test_a_red_baseline_stops_before_any_fault_runs(tmp_path: Path) -> None:
+    runner, calls = scripted(lambda request: RunOutcome(1, 1.0, passed=9, failed=["auth/x: flaky"]))
+    report = run_sensitivity(FAULTS, MAP, jobs=2, workroot=tmp_path, runner=runner, features_dir=_features(tmp_path))
+    assert not report.baseline_green
+    assert len(calls) == 1 and report.results == []
+    assert report.baseline["failed"] == ["auth/x: flaky"]
+
+
+def test_a_baseline_that_selects_nothing_is_not_green(tmp_path: Path) -> None:
+    runner, _ = scripted(lambda request: RunOutcome(1, 1.0, nothing_selected=True))
+    report = run_sensitivity(FAULTS, MAP, jobs=2, workroot=tmp_path, runner=runner, features_dir=_features(tmp_path))
+    assert not report.baseline_green
