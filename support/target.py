@@ -111,14 +111,15 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
         f"--jwt-secret={jwt_secret}",
         "--lockout-threshold", str(settings.permiso_lockout_threshold),
         "--lockout-seconds", str(EMBEDDED_LOCKOUT_SECONDS),
-        "--admin-username", settings.test_admin_username,
-        "--admin-password", settings.test_admin_password.get_secret_value(),
-        "--admin-email", settings.test_admin_email,
-        "--user-username", settings.test_user_username,
-        "--user-password", settings.test_user_password.get_secret_value(),
-        "--user-email", settings.test_user_email,
-        "--client-id", settings.test_client_id,
-        "--client-secret", settings.test_client_secret.get_secret_value(),
+        # "=" form throughout: a configured password may start with "-", which argparse takes for an option.
+        f"--admin-username={settings.test_admin_username}",
+        f"--admin-password={settings.test_admin_password.get_secret_value()}",
+        f"--admin-email={settings.test_admin_email}",
+        f"--user-username={settings.test_user_username}",
+        f"--user-password={settings.test_user_password.get_secret_value()}",
+        f"--user-email={settings.test_user_email}",
+        f"--client-id={settings.test_client_id}",
+        f"--client-secret={settings.test_client_secret.get_secret_value()}",
         "--quiet",
     ]
     if settings.permiso_reference_faults:

@@ -52,7 +52,7 @@ def run_behave(
     allure = tmp_path / "allure-results"
     junit = tmp_path / "junit"
     paths = [str(ROOT / a) if a.startswith("features") else a for a in args]
-    if not any(not a.startswith("-") and (ROOT / a).exists() or a.startswith(str(ROOT)) for a in paths):
+    if not any((not a.startswith("-") and (ROOT / a).exists()) or a.startswith(str(ROOT)) for a in paths):
         paths.append(str(ROOT / "features"))
     argv = [
         *BEHAVE,
