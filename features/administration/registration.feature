@@ -1,0 +1,59 @@
+@admin
+Feature: Newcomers register themselves
+  Anyone may register an account: it starts active, not yet verified and without roles, whatever the
+  request claims. A password must be 8 to 128 characters with an upper-case letter, a lower-case
+  letter, a digit and a special character. Usernames and email addresses are unique. Email addresses
+  must be deliverable-looking: special-use domains such as .test, .local or .invalid are refused.
+
+  Registration is limited to 3 accounts per hour per client address (contract Part B). These
+  scenarios register at most one account when Permiso behaves; refusals do not count against the
+  limit. When the limit is already spent, a scenario is skipped and says so instead of failing.
+
+  Where the guide differs from the contract: the guide's test addresses end in @permiso.test, which
+  the contract refuses; throwaway accounts use @example.com.
+
+  @critical
+  Scenario: A newcomer registers and gets an active, unverified account without roles
+    When a newcomer registers and asks for the admin role, an inactive account and a verified email
+    Then the newcomer's account is active, not verified and has no roles
+    And the answer shows the newcomer's details and no password
+    And the newcomer can sign in with the new password
+
+  Scenario Outline: A password <weakness> is refused at registration
+    When a newcomer registers with a password <weakness>
+    Then the registration is refused as invalid without repeating the password
+    And an administrator can create an account with the same details and a strong password
+
+    Examples:
+      | weakness                     |
+      | too short                    |
+      | without an upper-case letter |
+      | without a lower-case letter  |
+      | without a digit              |
+      | without a special character  |
+      | too long                     |
+
+  Scenario Outline: Registering with a <field> that is already taken is refused
+    Given Erin has an account
+    When a newcomer registers with Erin's <field>
+    Then the registration is refused as a conflict
+    And an administrator can create an account with the same details and a fresh <field>
+
+    Examples:
+      | field         |
+      | username      |
+      | email address |
+
+  Scenario Outline: An email address at a special-use domain like <domain> is refused
+    When a newcomer registers with an email address at "<domain>"
+    Then the registration is refused as invalid
+    And an administrator can create an account with the same details at "example.com"
+
+    Examples:
+      | domain    |
+      | test      |
+      | local     |
+      | localhost |
+      | invalid   |
+      | onion     |
+      | arpa      |

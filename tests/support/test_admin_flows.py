@@ -1,0 +1,135 @@
+"""Unit tests of support/admin_flows.py: the endpoint catalogue, targets and the matchers."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hamcrest import assert_that, is_not
+from requests.structures import CaseInsensitiveDict
+
+from support import admin_flows
+from support.client import ApiResponse, Exchange
+
+
+def _answer(status: int, body: Any = None, headers: dict[str, str] | None = None) -> ApiResponse:
+    text = json.dumps(body) if body is not None else ""
+    exchange = Exchange("GET", "https://permiso.example.com/api/v1/x", status, {}, None,
+                        headers or {}, text, 1.0, datetime.now(UTC))
+    return ApiResponse(status, CaseInsensitiveDict(headers or {}), body, text, 1.0, exchange)
+
+
+def test_every_function_names_a_catalogued_endpoint() -> None:
+    for function, key in admin_flows.FUNCTIONS.items():
+        assert admin_flows.endpoint(function).key == key
+    assert admin_flows.endpoint("GET  /users/me").key == "GET /users/me"
+
+
+def test_every_function_of_the_matrix_is_administrative() -> None:
+    for function in admin_flows.FUNCTIONS:
+        assert admin_flows.endpoint(function).guard not in ("public", "bearer", "user", "self"), function
+
+
+def test_an_unknown_endpoint_is_an_assertion_with_its_name() -> None:
+    with pytest.raises(AssertionError, match="GET /nowhere"):
+        admin_flows.endpoint("GET /nowhere")
+
+
+def test_targets_fill_placeholders_and_needs_include_body_ids() -> None:
+    targets = admin_flows.Targets(run_id="abc123", user_id="u1", role_id="r1", client_id="c1")
+    assert targets.fill("/roles/{role_id}/scopes") == "/roles/r1/scopes"
+    assert targets.fill("/service-clients/{client_id}") == "/service-clients/c1"
+    assert admin_flows.needs_of(admin_flows.endpoint("check a user's permission")) == {"user_id"}
+    assert admin_flows.needs_of(admin_flows.endpoint("change a role's scopes")) == {"role_id", "scope_id"}
+    assert "client_secret" in admin_flows.needs_of(admin_flows.endpoint("rotate a service client's secret"))
+
+
+def test_refused_as_not_allowed_needs_403_with_an_error_body() -> None:
+    assert_that(_answer(403, {"error": "http_error", "error_description": "Access denied"}),
+                admin_flows.refused_as_not_allowed())
+    assert_that(_answer(200, {"users": []}), is_not(admin_flows.refused_as_not_allowed()))
+    assert_that(_answer(403, {"detail": "no"}), is_not(admin_flows.refused_as_not_allowed()))
+
+
+def test_an_answer_from_the_endpoint_excludes_missing_and_failing() -> None:
+    for status in (200, 201, 204, 400, 401, 403, 409, 422, 429):
+        assert_that(_answer(status, {}), admin_flows.an_answer_from_the_endpoint())
+    for status in (404, 405, 500, 503):
+        assert_that(_answer(status, {}), is_not(admin_flows.an_answer_from_the_endpoint()))
+
+
+def test_a_page_of_checks_size_and_page_count() -> None:
+    good = _answer(200, {"users": [{"username": "a"}], "total": 3, "page": 1, "per_page": 1, "pages": 3})
+    assert_that(good, admin_flows.a_page_of("users", 1))
+    wrong_pages = _answer(200, {"users": [{}], "total": 3, "page": 1, "per_page": 1, "pages": 1})
+    assert_that(wrong_pages, is_not(admin_flows.a_page_of("users", 1)))
+    too_many = _answer(200, {"users": [{}, {}], "total": 2, "page": 1, "per_page": 1, "pages": 2})
+    assert_that(too_many, is_not(admin_flows.a_page_of("users")))
+
+
+def test_lists_and_lacks_username_ignore_case() -> None:
+    listing = _answer(200, {"users": [{"username": "pa_abc_1"}]})
+    assert_that(listing, admin_flows.lists_username("PA_abc_1"))
+    assert_that(listing, admin_flows.lacks_username("pa_abc_2"))
+    assert_that(listing, is_not(admin_flows.lacks_username("pa_abc_1")))
+
+
+def test_without_secret_finds_secret_keys_and_text_but_not_rotation_times() -> None:
+    assert_that(_answer(200, {"client_id": "c", "secret_rotated_at": "2024-01-01"}), admin_flows.without_secret("s3"))
+    assert_that(_answer(200, {"clients": [{"client_secret": "x"}]}), is_not(admin_flows.without_secret()))
+    assert_that(_answer(200, {"secret_hash": "$2b$"}), is_not(admin_flows.without_secret()))
+    leaky = _answer(200, {"note": "the secret is s3cr3t-value"})
+    assert_that(leaky, is_not(admin_flows.without_secret("s3cr3t-value")))
+
+
+def test_later_than_compares_timestamps() -> None:
+    assert_that("2024-01-02T00:00:00Z", admin_flows.later_than("2024-01-01T00:00:00+00:00"))
+    assert_that("2024-01-01T00:00:00Z", is_not(admin_flows.later_than("2024-01-01T00:00:00Z")))
+    assert_that("not a time", is_not(admin_flows.later_than("2024-01-01T00:00:00Z")))
+
+
+def test_a_permission_answer_accepts_answers_and_bulk_results() -> None:
+    answer = {"allowed": False, "reason": "No matching permissions found", "matching_scopes": [], "user_roles": []}
+    assert_that(_answer(200, answer), admin_flows.a_permission_answer(False))
+    assert_that(answer, admin_flows.a_permission_answer(False))
+    assert_that(_answer(200, {**answer, "allowed": True}), is_not(admin_flows.a_permission_answer(False)))
+    assert_that(_answer(403, answer), is_not(admin_flows.a_permission_answer(False)))
+
+
+def test_a_conflict_and_a_success() -> None:
+    assert_that(_answer(409, {"error": "conflict", "error_description": "taken"}), admin_flows.a_conflict())
+    assert_that(_answer(201, {}), is_not(admin_flows.a_conflict()))
+    assert_that(_answer(204), admin_flows.a_success())
+    assert_that(_answer(401, {}), is_not(admin_flows.a_success()))
+
+
+def test_failed_sign_in_event_and_growth() -> None:
+    events = _answer(200, {"events": [{"event_type": "login_failed", "username": "pa_x_1"},
+                                      {"event_type": "logout", "username": "pa_x_2"}]})
+    assert_that(events, admin_flows.a_failed_sign_in_event_for("pa_x_1"))
+    assert_that(events, is_not(admin_flows.a_failed_sign_in_event_for("pa_x_2")))
+    before = {"total_users": 5, "active_users": 4}
+    assert_that(_answer(200, {"total_users": 6, "active_users": 5}),
+                admin_flows.grew_by_at_least(before, ("total_users", "active_users")))
+    assert_that(_answer(200, {"total_users": 5, "active_users": 5}),
+                is_not(admin_flows.grew_by_at_least(before, ("total_users", "active_users"))))
+
+
+def test_words_weak_passwords_and_registration_budget() -> None:
+    assert admin_flows.words('"a:b", "c:d" and "e"') == ["a:b", "c:d", "e"]
+    from support.identities import meets_password_policy
+
+    for rule, password in admin_flows.WEAK_PASSWORDS.items():
+        assert not meets_password_policy(password), rule
+    assert admin_flows.registration_budget_spent(_answer(429, {"error": "rate_limit_exceeded"}))
+    assert admin_flows.registration_budget_spent(_answer(201, {})) is None
+
+
+def test_privileged_and_unchanged_fields_are_known() -> None:
+    assert admin_flows.unchanged_fields("no roles") == {"roles": []}
+    with pytest.raises(AssertionError):
+        admin_flows.unchanged_fields("something else")
+    with pytest.raises(AssertionError):
+        admin_flows.privileged_fields(object(), "world domination")
