@@ -162,6 +162,21 @@ class PermisoUser(FastHttpUser):
             max_redirects=0,
             concurrency=self.concurrency,
         )
+        self._open_connection()
+
+    def _open_connection(self) -> None:
+        """Open this user's keep-alive connection with one unrecorded `/health` call.
+
+        A real client keeps its connection; the TCP + TLS set-up of many users spawning in the same
+        second is not any endpoint's response time (and on a busy machine it showed as 200-300 ms first
+        samples). Nothing is recorded here: geventhttpclient's agent is called directly, below Locust's
+        request events. A failure is ignored: the first recorded request will report it.
+        """
+        try:
+            answer = self.client.client.urlopen(self.root + "/health", method="GET")
+            _ = answer.content  # read it all, so the connection goes back to the pool
+        except Exception:
+            return
 
     def call(self, method: str, path: str, name: str, *, token: str | None = None, json_body: Any = None,
              form: dict[str, str] | None = None, api: bool = True,

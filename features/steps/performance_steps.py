@@ -72,7 +72,8 @@ def then_p95_within_budget(context: Any, endpoint: str, budget: str) -> None:
 # ---------------------------------------------------------------------------------------- load
 @when("{users:d} simulated users run the everyday journeys for {seconds:d} seconds")
 def when_users_run_journeys(context: Any, users: int, seconds: int) -> None:
-    options = load.LoadOptions(users=users, spawn_rate=float(users), duration_s=seconds,
+    # Ramp up over the first few seconds, as real traffic does, rather than all users in one burst.
+    options = load.LoadOptions(users=users, spawn_rate=max(1.0, users / 4), duration_s=seconds,
                                reports_dir=LOAD_REPORTS_DIR)
     lines: list[str] = []
     result = load.run_load(context.settings, options, embedded=context.target.embedded,

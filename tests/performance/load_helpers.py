@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 #: the console script installed with the project (pip install -e .)
 LOAD_COMMAND = [str(Path(sys.executable).parent / "permiso-acceptance"), "load"]
@@ -123,3 +125,39 @@ def count_users(settings: object) -> int:
     finally:
         admin.sign_out()
         admin.close()
+
+
+def machine_overloaded() -> str | None:
+    """Why response-time budgets cannot be judged on this machine right now, or None.
+
+    A budget measured while the CPUs are oversubscribed (other test suites, parallel builds) measures
+    the scheduler, not Permiso. Above 1.5 runnable tasks per core (1-minute load average) a pure
+    budget miss is reported as a skip with this reason instead of a failure; any failed request, a
+    crash, or a missing summary still fails the test.
+    """
+    load1 = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    if load1 > 1.5 * cores:
+        return f"machine overloaded (load average {load1:.1f} on {cores} cores): budgets not judged"
+    return None
+
+
+def budget_miss_only(output: str) -> bool:
+    """True when every reason a load or a behave run failed is a p95 over its budget.
+
+    The load command lists its reasons as ``- ...`` lines after ``Verdict: FAILED``; behave shows each
+    failed assertion's ``but: ...`` line.
+    """
+    if "Load summary" in output and "Verdict: FAILED" in output:
+        tail = output.split("Verdict: FAILED", 1)[1]
+        reasons = [line.strip()[2:] for line in tail.splitlines() if line.strip().startswith("- ")]
+    else:
+        reasons = [line.strip()[4:] for line in output.splitlines() if line.strip().startswith("but:")]
+    return bool(reasons) and all("p95" in reason and "budget" in reason for reason in reasons)
+
+
+def skip_if_budget_missed_on_an_overloaded_machine(returncode: int, output: str) -> None:
+    """Turn a pure budget miss into a skip (with the reason) when the machine is oversubscribed."""
+    reason = machine_overloaded()
+    if returncode != 0 and reason and budget_miss_only(output):
+        pytest.skip(reason)

@@ -163,3 +163,15 @@ def test_options_default_to_the_guide_settings(settings: Settings) -> None:
     assert load.parse_options(["--master", "--expect-workers", "2", "--users", "10"], settings).workers == 2
     with pytest.raises(SystemExit):
         load.parse_options(["--master", "--worker"], settings)
+
+
+def test_only_a_pure_budget_miss_may_be_excused_on_an_overloaded_machine() -> None:
+    from tests.performance.load_helpers import budget_miss_only
+
+    load_miss = ("Load summary\nVerdict: FAILED\n  - monitor: health: p95 190 ms is over the health budget of "
+                 "100 ms (PERF_HEALTH_THRESHOLD_MS)\n")
+    assert budget_miss_only(load_miss)
+    assert not budget_miss_only(load_miss + "  - failure ratio 2.00% is over 1% (2 of 100 requests)\n")
+    assert budget_miss_only("ASSERT FAILED:\n     but: monitor: health: p95 110 ms > health budget 100 ms\n")
+    assert not budget_miss_only("ASSERT FAILED:\n     but: sign-in: HTTP 503 x1 of 20 calls\n")
+    assert not budget_miss_only("Traceback (most recent call last): ...")
