@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 SUITE_TIMEOUT_S = 1800
+LOAD_AT_START = os.getloadavg()
 
 
 @dataclass
@@ -137,6 +138,8 @@ def render(health: list[Throughput], suites: list[SuiteTiming], seconds: int) ->
         f"Benchmark, one run: {time.strftime('%Y-%m-%d %H:%M')}, {platform.system()} {platform.machine()}, "
         f"{cpu} CPU cores, Python {platform.python_version()}, Locust {locust_version}, "
         f"{(wrk_version.stdout or wrk_version.stderr).split(chr(10))[0].strip()}",
+        f"Load average at the start: {LOAD_AT_START[0]:.1f} / {LOAD_AT_START[1]:.1f} / {LOAD_AT_START[2]:.1f} "
+        "(1/5/15 min; above the core count, other work shares the CPUs and every figure drops)",
         "",
         f"1. GET /health of one embedded reference Permiso (HTTPS, loopback, same server), {seconds} s each",
         "",

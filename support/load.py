@@ -144,13 +144,14 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 
 def parse_options(argv: Sequence[str], settings: Settings) -> LoadOptions:
-    args = build_parser(settings).parse_args(list(argv))
+    parser = build_parser(settings)
+    args = parser.parse_args(list(argv))
     for name in ("users", "duration", "expect_workers", "expect_workers_max_wait"):
         if getattr(args, name) < 1:
-            raise SystemExit(f"permiso-acceptance load: --{name.replace('_', '-')} must be at least 1")
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")  # exits 2, like argparse
     spawn_rate = args.spawn_rate if args.spawn_rate is not None else max(1.0, args.users / 10)
     if spawn_rate <= 0:
-        raise SystemExit("permiso-acceptance load: --spawn-rate must be positive")
+        parser.error("--spawn-rate must be positive")
     return LoadOptions(
         users=args.users, spawn_rate=spawn_rate, duration_s=args.duration, master=args.master,
         worker=args.worker, master_host=args.master_host, master_port=args.master_port,
