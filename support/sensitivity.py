@@ -89,6 +89,7 @@ class RunOutcome:
     skipped: int = 0
     nothing_selected: bool = False
     problem: str | None = None
+    feature_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def green(self) -> bool:
@@ -212,6 +213,18 @@ def parse_junit(junit_dir: Path) -> tuple[int, list[str], int]:
     return passed, failed, skipped
 
 
+def junit_feature_seconds(junit_dir: Path) -> dict[str, float]:
+    """Seconds per feature file (`authentication/lockout` -> 4.2) from behave's JUnit files."""
+    seconds: dict[str, float] = {}
+    for path in sorted(junit_dir.glob("*.xml")):
+        try:
+            value = float(ET.parse(path).getroot().get("time") or 0.0)
+        except (ET.ParseError, ValueError):
+            continue
+        seconds[path.stem.removeprefix("TESTS-").replace(".", "/")] = value
+    return seconds
+
+
 def _last_words(text: str) -> str:
     """The line that best says why a run ended badly: our own one-line message, else the last line."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -239,7 +252,8 @@ def run_behave(request: RunRequest) -> RunOutcome:
     seconds = time.monotonic() - started
     output = log_path.read_text(encoding="utf-8", errors="replace")
     passed, failed, skipped = parse_junit(request.workdir / "junit")
-    outcome = RunOutcome(returncode, seconds, passed, failed, skipped)
+    outcome = RunOutcome(returncode, seconds, passed, failed, skipped,
+                         feature_seconds=junit_feature_seconds(request.workdir / "junit"))
     if returncode is None:
         outcome.problem = f"timed out after {request.timeout_s:.0f} s"
     elif NOTHING_SELECTED_MARKER in output and not failed and passed == 0:
@@ -276,11 +290,12 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
 # ------------------------------------------------------------------------------- orchestration
 
 
-def _run_record(selection: Selection, outcome: RunOutcome) -> dict[str, Any]:
+def _run_record(selection: Selection, outcome: RunOutcome, shards: int = 1) -> dict[str, Any]:
     return {
         "selection": selection.label,
         "kind": selection.kind,
         "tags": list(selection.tags),
+        "shards": shards,
         "seconds": round(outcome.seconds, 2),
         "passed": outcome.passed,
         "failed": list(outcome.failed),
@@ -289,6 +304,84 @@ def _run_record(selection: Selection, outcome: RunOutcome) -> dict[str, Any]:
         "problem": outcome.problem,
         "returncode": outcome.returncode,
     }
+
+
+def feature_files(features_dir: Path) -> list[Path]:
+    """Every feature file of the suite, sorted."""
+    return sorted(p for p in features_dir.rglob("*.feature") if "steps" not in p.relative_to(features_dir).parts)
+
+
+def feature_key(features_dir: Path, path: Path) -> str:
+    """`authentication/lockout` for features/authentication/lockout.feature (the names JUnit reports use)."""
+    return path.relative_to(features_dir).with_suffix("").as_posix()
+
+
+def estimated_seconds(path: Path) -> float:
+    """A rough cost of one feature file before anything was measured: its scenarios and example rows."""
+    scenarios, rows, in_examples = 0, 0, False
+    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = raw.strip()
+        if line.startswith(("Scenario Outline:", "Scenario Template:")):
+            in_examples = False  # an outline runs once per example row, counted below
+        elif line.startswith("Scenario:"):
+            scenarios += 1
+            in_examples = False
+        elif line.startswith(("Examples:", "Scenarios:")):
+            in_examples, rows = True, rows - 1  # the header row is not a scenario
+        elif in_examples and line.startswith("|"):
+            rows += 1
+        elif line and not line.startswith(("|", "#", "@")):
+            in_examples = False
+    return 0.5 * max(1, scenarios + max(rows, 0))
+
+
+def split_selection(selection: Selection, files: Sequence[Path], weights: dict[Path, float], parts: int
+                    ) -> list[Selection]:
+    """Split a selection over `files` into at most `parts` shards of similar cost (longest first)."""
+    if parts <= 1 or len(files) <= 1:
+        return [Selection(selection.kind, tuple(str(f) for f in files) or selection.paths, selection.tags,
+                          selection.label, selection.reason, selection.dropped)]
+    bins: list[tuple[float, list[Path]]] = [(0.0, []) for _ in range(min(parts, len(files)))]
+    for path in sorted(files, key=lambda f: -weights.get(f, 1.0)):
+        load, members = min(bins, key=lambda b: b[0])
+        bins.remove((load, members))
+        bins.append((load + weights.get(path, 1.0), [*members, path]))
+    return [
+        Selection(selection.kind, tuple(str(f) for f in sorted(members)), selection.tags, selection.label,
+                  selection.reason, selection.dropped)
+        for _, members in bins if members
+    ]
+
+
+def merge_outcomes(outcomes: Sequence[RunOutcome]) -> RunOutcome:
+    """One outcome for the shards of one selection (wall time = the slowest shard)."""
+    ran = [o for o in outcomes if not o.nothing_selected]
+    merged = RunOutcome(
+        returncode=max((o.returncode for o in ran if o.returncode is not None), default=0)
+        if all(o.returncode is not None for o in ran) else None,
+        seconds=max((o.seconds for o in outcomes), default=0.0),
+        passed=sum(o.passed for o in outcomes),
+        failed=[name for o in outcomes for name in o.failed],
+        skipped=sum(o.skipped for o in outcomes),
+        nothing_selected=not ran,
+        problem=next((o.problem for o in ran if o.problem), None),
+        feature_seconds={k: v for o in outcomes for k, v in o.feature_seconds.items()},
+    )
+    if merged.nothing_selected:
+        merged.returncode = outcomes[0].returncode if outcomes else 1
+    return merged
+
+
+@dataclass
+class _Group:
+    """The shards of one selection run for one fault (or the baseline), collected until all are done."""
+
+    fault: str | None
+    selection: Selection
+    attempt: int
+    outstanding: int
+    subset: Sequence[Path] | None = None
+    outcomes: list[RunOutcome] = field(default_factory=list)
 
 
 def run_sensitivity(
@@ -303,33 +396,68 @@ def run_sensitivity(
     timeout_s: float = DEFAULT_RUN_TIMEOUT_S,
     progress: Callable[[str], None] = lambda line: None,
 ) -> Report:
-    """Baseline, then every fault (narrow first, full suite to confirm an escape); see the module doc."""
+    """Baseline, then every fault (narrow first, the rest of the suite to confirm an escape).
+
+    Full-suite runs (the baseline, a fault without a narrow selection, the confirmation of an escape) are
+    split into up to `jobs` shards of whole feature files, each its own behave run with its own server,
+    so they use every core; a confirmation only runs the feature files its narrow run did not cover
+    (those already passed with the fault on).
+    """
     started = time.monotonic()
     report = Report(datetime.now(UTC).isoformat(timespec="seconds"), jobs, list(tags), {})
-    baseline_sel = full_selection(features_dir, tags, reason="clean baseline")
-    progress("baseline: the suite against the clean reference server ...")
-    baseline = runner(RunRequest(None, baseline_sel, workroot / "baseline", timeout_s))
-    report.baseline = _run_record(baseline_sel, baseline)
-    report.baseline_green = baseline.green
-    progress(
-        f"baseline: {baseline.passed} passed, {len(baseline.failed)} failed, {baseline.skipped} skipped "
-        f"in {baseline.seconds:.1f} s"
-    )
-    if not baseline.green:
-        report.seconds = time.monotonic() - started
-        return report
+    files = feature_files(features_dir)
+    weights: dict[Path, float] = {f: estimated_seconds(f) for f in files}
+    counter = iter(range(1_000_000))
 
-    results: dict[str, FaultResult] = {}
-    first_selection: dict[str, Selection] = {}
-    total = len(faults)
     with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        pending: dict[cf.Future[RunOutcome], tuple[str, Selection, int]] = {}
+        pending: dict[cf.Future[RunOutcome], _Group] = {}
 
-        def submit(fault: str, selection: Selection, attempt: int = 0) -> None:
-            kind = selection.kind + (f"-retry{attempt}" if attempt else "")
-            request = RunRequest(fault, selection, workroot / fault / kind, timeout_s)
-            pending[pool.submit(runner, request)] = (fault, selection, attempt)
+        def submit(fault: str | None, selection: Selection, attempt: int = 0,
+                   subset: Sequence[Path] | None = None) -> _Group:
+            shards = (
+                split_selection(selection, subset if subset is not None else files, weights, jobs)
+                if selection.is_full and files else [selection]
+            )
+            group = _Group(fault, selection, attempt, len(shards), subset)
+            for shard in shards:
+                workdir = workroot / (fault or "baseline") / f"{selection.kind}-{next(counter)}"
+                pending[pool.submit(runner, RunRequest(fault, shard, workdir, timeout_s))] = group
+            return group
 
+        def finished_groups() -> list[tuple[_Group, RunOutcome]]:
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            out = []
+            for future in done:
+                group = pending.pop(future)
+                group.outcomes.append(future.result())
+                group.outstanding -= 1
+                if group.outstanding == 0:
+                    out.append((group, merge_outcomes(group.outcomes)))
+            return out
+
+        progress("baseline: the suite against the clean reference server ...")
+        baseline_sel = full_selection(features_dir, tags, reason="clean baseline")
+        submit(None, baseline_sel)
+        baseline: RunOutcome | None = None
+        while baseline is None:
+            for _, outcome in finished_groups():
+                baseline = outcome
+        report.baseline = _run_record(baseline_sel, baseline, min(jobs, max(1, len(files))))
+        report.baseline["feature_seconds"] = dict(sorted(baseline.feature_seconds.items()))
+        report.baseline_green = baseline.green
+        progress(
+            f"baseline: {baseline.passed} passed, {len(baseline.failed)} failed, {baseline.skipped} skipped "
+            f"in {baseline.seconds:.1f} s"
+        )
+        if not baseline.green:
+            report.seconds = time.monotonic() - started
+            return report
+        for f in files:  # measured step time from now on, plus the hooks' share (per scenario)
+            weights[f] += baseline.feature_seconds.get(feature_key(features_dir, f), 0.0)
+
+        results: dict[str, FaultResult] = {}
+        first_selection: dict[str, Selection] = {}
+        total = len(faults)
         plans = {f: fault_map.selection(f, features_dir=features_dir, extra_tags=tags) for f in faults}
         # Longest runs first (full suite), so the pool drains evenly.
         for fault in sorted(faults, key=lambda f: (not plans[f].is_full, f)):
@@ -338,35 +466,36 @@ def run_sensitivity(
             submit(fault, plans[fault])
 
         while pending:
-            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                fault, selection, attempt = pending.pop(future)
-                outcome = future.result()
+            for group, outcome in finished_groups():
+                fault, selection, attempt = str(group.fault), group.selection, group.attempt
                 result = results[fault]
-                result.runs.append(_run_record(selection, outcome))
+                result.runs.append(_run_record(selection, outcome, len(group.outcomes)))
                 if outcome.problem and not outcome.failed and attempt == 0:
                     # A run that could not complete is retried once before it counts (a port race, a hiccup).
-                    submit(fault, selection, attempt + 1)
+                    submit(fault, selection, attempt + 1, group.subset)
                     continue
                 if outcome.red:
                     result.caught, result.verdict = True, "caught"
                     result.failing = list(outcome.failed)
                     result.selection, result.selection_kind = selection.label, selection.kind
-                    if outcome.problem:
-                        result.note = outcome.problem
                 elif outcome.problem:
                     result.caught, result.verdict = False, "error"
                     result.selection, result.selection_kind = selection.label, selection.kind
                     result.note = outcome.problem
                 elif not selection.is_full:
                     why = "selected nothing" if outcome.nothing_selected else "escaped"
+                    covered = {Path(p) for p in selection.paths}
+                    rest = [f for f in files if not any(f == c or c in f.parents for c in covered)]
                     confirm = full_selection(features_dir, tags, reason=f"narrow selection {why}")
                     confirm = Selection(
                         "full", confirm.paths, confirm.tags,
                         f"full suite (narrow {why}: {selection.label.removeprefix('narrow: ')})", confirm.reason,
                     )
-                    submit(fault, confirm)
-                    continue
+                    if rest:
+                        submit(fault, confirm, 0, rest)
+                        continue
+                    result.caught, result.verdict = False, "escaped"
+                    result.selection, result.selection_kind = confirm.label, confirm.kind
                 else:
                     result.caught, result.verdict = False, "escaped"
                     result.selection, result.selection_kind = selection.label, selection.kind
@@ -374,7 +503,7 @@ def run_sensitivity(
                         result.selection = f"full suite ({selection.reason})"
                     if outcome.nothing_selected:
                         result.note = "the selection picked no scenario"
-                busy = {f for f, _, _ in pending.values()}
+                busy = {g.fault for g in pending.values()}
                 finished = sum(1 for f, r in results.items() if r.runs and f not in busy)
                 progress(
                     f"[{finished}/{total}] {fault}: {result.verdict} "

@@ -44,8 +44,15 @@ def behaviour(request: RunRequest) -> RunOutcome:
 
 
 def _features(tmp_path: Path) -> Path:
-    (tmp_path / "features" / "auth").mkdir(parents=True)
-    return tmp_path / "features"
+    """Two domain folders with a feature each; the map's narrow paths name `auth` only."""
+    root = tmp_path / "features"
+    for domain, scenarios in (("auth", 2), ("other", 5)):
+        (root / domain).mkdir(parents=True)
+        body = "".join(f"  Scenario: s{i}\n    Given x\n" for i in range(scenarios))
+        (root / domain / f"{domain}.feature").write_text(f"Feature: {domain}\n{body}")
+    (root / "steps").mkdir()
+    (root / "steps" / "ignored.feature").write_text("Feature: not a feature of the suite\n")
+    return root
 
 
 def test_verdicts_and_selections(tmp_path: Path) -> None:
@@ -66,7 +73,13 @@ def test_verdicts_and_selections(tmp_path: Path) -> None:
     assert by["broken"].verdict == "error" and not by["broken"].caught and len(by["broken"].runs) == 2
     assert "did not start" in by["broken"].note
     assert (report.caught, report.total) == (3, 6)
-    assert calls[0].fault is None and calls[0].selection.is_full  # the baseline runs first
+    # The baseline runs first, split over the jobs by feature file (steps/ is no feature folder).
+    baseline = [c for c in calls if c.fault is None]
+    assert calls[0].fault is None and len(baseline) == 2
+    assert sorted(Path(p).name for c in baseline for p in c.selection.paths) == ["auth.feature", "other.feature"]
+    # The confirmation of an escape only runs what the narrow selection did not cover.
+    confirm = [c for c in calls if c.fault == "escapes" and c.selection.is_full]
+    assert [Path(p).name for c in confirm for p in c.selection.paths] == ["other.feature"]
     assert all(c.workdir.is_relative_to(tmp_path) for c in calls)
     assert len({c.workdir for c in calls}) == len(calls)  # every run has its own output folder
 
@@ -81,14 +94,56 @@ def test_user_tags_narrow_the_baseline_and_every_run(tmp_path: Path) -> None:
 
 
 def test_a_red_baseline_stops_before_any_fault_runs(tmp_path: Path) -> None:
-    runner, calls = scripted(lambda request: RunOutcome(1, 1.0, passed=9, failed=["auth/x: flaky"]))
+    def red_in_auth(request: RunRequest) -> RunOutcome:
+        if any("auth" in p for p in request.selection.paths):
+            return RunOutcome(1, 1.0, passed=9, failed=["auth/x: flaky"])
+        return RunOutcome(0, 1.0, passed=3)
+
+    runner, calls = scripted(red_in_auth)
     report = run_sensitivity(FAULTS, MAP, jobs=2, workroot=tmp_path, runner=runner, features_dir=_features(tmp_path))
     assert not report.baseline_green
-    assert len(calls) == 1 and report.results == []
+    assert len(calls) == 2 and all(c.fault is None for c in calls) and report.results == []
     assert report.baseline["failed"] == ["auth/x: flaky"]
+
+
+def test_shards_that_select_nothing_are_fine_when_another_shard_ran(tmp_path: Path) -> None:
+    def only_auth_matches(request: RunRequest) -> RunOutcome:
+        if any("auth" in p for p in request.selection.paths):
+            return RunOutcome(0, 1.0, passed=2)
+        return RunOutcome(1, 0.5, nothing_selected=True)
+
+    runner, _ = scripted(only_auth_matches)
+    report = run_sensitivity({}, MAP, jobs=2, workroot=tmp_path, runner=runner, features_dir=_features(tmp_path))
+    assert report.baseline_green and report.baseline["passed"] == 2
 
 
 def test_a_baseline_that_selects_nothing_is_not_green(tmp_path: Path) -> None:
     runner, _ = scripted(lambda request: RunOutcome(1, 1.0, nothing_selected=True))
     report = run_sensitivity(FAULTS, MAP, jobs=2, workroot=tmp_path, runner=runner, features_dir=_features(tmp_path))
     assert not report.baseline_green
+
+
+def test_split_selection_balances_cost_and_keeps_every_file(tmp_path: Path) -> None:
+    from support.fault_map import full_selection
+    from support.sensitivity import split_selection
+
+    files = [tmp_path / f"f{i}.feature" for i in range(5)]
+    weights = dict(zip(files, [10.0, 1.0, 1.0, 1.0, 8.0], strict=True))
+    shards = split_selection(full_selection(tmp_path, ["@t"]), files, weights, 2)
+    assert len(shards) == 2 and all(s.tags == ("@t",) for s in shards)
+    assert sorted(p for s in shards for p in s.paths) == sorted(str(f) for f in files)
+    costs = sorted(sum(weights[Path(p)] for p in s.paths) for s in shards)
+    assert costs == [10.0, 11.0]
+    single = split_selection(full_selection(tmp_path), files, weights, 1)
+    assert len(single) == 1 and len(single[0].paths) == 5
+
+
+def test_estimated_seconds_counts_scenarios_and_example_rows(tmp_path: Path) -> None:
+    from support.sensitivity import estimated_seconds
+
+    path = tmp_path / "x.feature"
+    path.write_text(
+        "Feature: x\n  Scenario: a\n    Given y\n  Scenario Outline: b <n>\n    Given <n>\n"
+        "    Examples:\n      | n |\n      | 1 |\n      | 2 |\n      | 3 |\n"
+    )
+    assert estimated_seconds(path) == 0.5 * (2 + 2)
