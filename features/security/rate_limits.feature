@@ -1,0 +1,34 @@
+@security
+Feature: Sign-in endpoints slow down a flood of attempts
+  Password guessing and credential stuffing depend on trying many times quickly. The front limits
+  how often one client may call the sign-in endpoints (contract Part B: 5 per second with a burst of
+  10, answered with 503); RATE_LIMIT_TEST_REQUESTS attempts (at least twice the front's burst) within
+  RATE_LIMIT_TEST_WINDOW seconds meet that limit. Against a target without a limiter (the embedded
+  reference server) those scenarios are skipped with the reason. Whatever the limiter, guessing the
+  password of one account ends in a lock or a limit.
+
+  Only throwaway accounts, and names no account has, are used: never the configured accounts.
+
+  Sources: OWASP API4:2023 and API2:2023, ASVS 5.0 V6.3; contract A.5 and Part B.
+
+  @needs.auth_rate_limit
+  Scenario Outline: A flood of attempts at <endpoint> meets the rate limit
+    Given Dana has an account
+    When Mallory floods <endpoint> with attempts within the test window
+    Then the flood meets the rate limit within the test window
+    And once the flood is over, Dana can sign in again
+
+    Examples:
+      | endpoint                    |
+      | the sign-in endpoint        |
+      | the service-token endpoint  |
+      | the refresh endpoint        |
+
+  @destructive
+  Scenario: Guessing one account's password ends in a lock or a limit
+    Given Dana has an account
+    And Erin has an account
+    When Mallory guesses Dana's password as fast as she can, as often as the test size says
+    Then none of Mallory's guesses was accepted
+    And Dana's correct password is stopped as account_locked or rate_limit_exceeded
+    And Erin can still sign in with her password

@@ -1,0 +1,87 @@
+"""Rate limits on the sign-in endpoints, and brute force against one throwaway account.
+
+Contract parts: Part B (the front limits auth paths per client IP, 5/s with a burst of 10, and rejects
+with 503 HTML; the app's own limit answers 429 `rate_limit_exceeded`), A.5 (lockout). Bursts bypass the
+suite's own pacing and front-503 retries on purpose (`security_checks.unpaced`); each is bounded to
+`burst_size(RATE_LIMIT_TEST_REQUESTS)` attempts and RATE_LIMIT_TEST_WINDOW seconds. `@needs.auth_rate_limit`
+scenarios are skipped where the target has no limiter (`security_checks.rate_limit_reason`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from behave import register_type, then, when
+from hamcrest import assert_that, empty, is_
+
+from support import flows, security_checks
+from support.client import ApiResponse, PermisoClient
+from support.matchers import has_status
+
+register_type(Who=flows.parse_who, Their=flows.parse_their)
+
+ENDPOINTS = {
+    "the sign-in endpoint": "/auth/token",
+    "the service-token endpoint": "/auth/service-token",
+    "the refresh endpoint": "/auth/refresh",
+}
+
+
+def _attempt_factory(context: Any, endpoint: str) -> Any:
+    settings = context.settings
+    nobody = flows.unknown_username(settings)
+    guess = flows.wrong_password("")
+    path = ENDPOINTS[endpoint]
+    base_url = getattr(getattr(context, "target", None), "base_url", None)
+
+    def attempt() -> ApiResponse:
+        with PermisoClient(settings, log=context.log, base_url=base_url, name="Mallory") as client:
+            if path == "/auth/token":
+                return security_checks.unpaced(client, path, data={"username": nobody, "password": guess})
+            if path == "/auth/service-token":
+                return security_checks.unpaced(client, path, data={"client_id": nobody, "client_secret": guess})
+            return security_checks.unpaced(client, path, json={"refresh_token": "not-a-refresh-token"})
+
+    return attempt
+
+
+@when("Mallory floods {endpoint} with attempts within the test window")
+def when_mallory_floods_endpoint(context: Any, endpoint: str) -> None:
+    settings = context.settings
+    context.burst = security_checks.fire_burst(
+        _attempt_factory(context, endpoint), security_checks.burst_size(settings.rate_limit_test_requests),
+        window_s=float(settings.rate_limit_test_window))
+
+
+@then("the flood meets the rate limit within the test window")
+def then_flood_meets_limit(context: Any) -> None:
+    assert_that(context.burst, security_checks.hits_the_limit_within(float(context.settings.rate_limit_test_window)))
+
+
+@then("once the flood is over, {who:Who} can sign in again")
+def then_person_can_sign_in_after_flood(context: Any, who: str) -> None:
+    someone = flows.person(context, who)
+    answer = security_checks.wait_until_not_limited(someone.sign_in)
+    assert_that(answer, has_status(200))
+
+
+@when("Mallory guesses {who:Who}'s password as fast as she can, as often as the test size says")
+def when_mallory_guesses_fast(context: Any, who: str) -> None:
+    someone = flows.person(context, who)
+    settings = context.settings
+    base_url = getattr(getattr(context, "target", None), "base_url", None)
+    username, real = someone.identity.username, someone.identity.password
+
+    def guess() -> ApiResponse:
+        with PermisoClient(settings, log=context.log, base_url=base_url, name="Mallory") as client:
+            return security_checks.unpaced(client, "/auth/token",
+                                           data={"username": username, "password": flows.wrong_password(real)})
+
+    context.burst = security_checks.fire_burst(guess, security_checks.burst_size(settings.rate_limit_test_requests),
+                                               workers=4, window_s=float(settings.rate_limit_test_window))
+
+
+@then("none of Mallory's guesses was accepted")
+def then_no_guess_accepted(context: Any) -> None:
+    accepted = [a for a in context.burst.answers if a.status == 200]
+    assert_that(accepted, is_(empty()), context.burst.summary())

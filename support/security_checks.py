@@ -1,0 +1,578 @@
+"""Security checks of the suite: the run-wide hygiene watch, hostile inputs, timing and rate-limit probes.
+
+Why a module of its own: the security features (``features/security/``) judge Permiso against attack
+lists (RFC 8725, RFC 6749/6750/7009, OWASP API Top 10, ASVS). Most of their rules are stated per
+scenario with the matchers below, but one family is stated for the **whole run**: every answer the
+suite sees, whatever scenario provoked it, must carry the A.1 security headers (HSTS on HTTPS), must
+not name the server software or its version, must not reveal tracebacks, SQL or file paths in an error
+body (A.11, D10), and must not open itself to foreign web origins with credentials (D16).
+
+The :class:`HygieneWatch` subscribes to :meth:`support.client.ExchangeLog.subscribe_all`, so it sees
+the answers of every :class:`~support.client.PermisoClient` of the process. It only *collects*
+findings; the hook :func:`after_step` fails the step during which a bad answer was seen (findings
+made outside a step - hooks, cleanups - fail the next step that runs). ``SECURITY_SCAN_ENABLED=false``
+turns the failing off (findings are still printed), and a scenario tagged ``@hygiene.unchecked`` is
+exempt; use that tag only for a scenario that talks to something other than Permiso on purpose.
+
+Hooks the coordinator wires (``support/run.py``):
+
+- ``before_all``, after the capabilities are probed: :func:`install` (adds the ``auth_rate_limit``
+  capability and makes sure the watch is subscribed);
+- ``after_step``: :func:`after_step`.
+
+Nothing here imports behave; ``context``/``step`` are duck-typed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from hamcrest.core.matcher import Matcher
+
+from support import redaction
+from support.client import ApiResponse, Exchange, ExchangeLog, PermisoClient
+from support.matchers import SECURITY_HEADERS, _Rule, describe_response, leak_problems
+from support.timing import Comparison, compare_samples, sample_interleaved
+
+# ---------------------------------------------------------------------------------------- hygiene
+#: Header names that only ever serve to advertise the server's technology.
+TECHNOLOGY_HEADERS = ("X-Powered-By", "X-AspNet-Version", "X-AspNetMvc-Version", "X-Runtime",
+                      "X-Generator")
+#: Server header values that name the application server or framework behind the front.
+_FRAMEWORK_RE = re.compile(r"uvicorn|gunicorn|hypercorn|daphne|starlette|fastapi|werkzeug|python|"
+                           r"granian", re.IGNORECASE)
+_VERSION_RE = re.compile(r"/\s*v?\d|\b\d+\.\d+")
+
+EXEMPT_TAG = "hygiene.unchecked"
+
+
+def _headers_of(exchange: Exchange) -> dict[str, str]:
+    return {k.lower(): v for k, v in (exchange.response_headers or {}).items()}
+
+
+def header_problems(headers: Mapping[str, str], *, https: bool) -> list[str]:
+    """A.1: the five security headers with their contract values; HSTS with a max-age on HTTPS."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    problems = []
+    for name, value in SECURITY_HEADERS.items():
+        got = lower.get(name.lower())
+        if got is None:
+            problems.append(f"no {name}")
+        elif got.strip().lower() != value.lower():
+            problems.append(f"{name} was {got!r}, expected {value!r}")
+    if https:
+        hsts = lower.get("strict-transport-security")
+        if hsts is None:
+            problems.append("no Strict-Transport-Security on HTTPS")
+        elif not re.search(r"max-age=\d+", hsts):
+            problems.append(f"Strict-Transport-Security was {hsts!r}, expected a max-age")
+    return problems
+
+
+def version_leak_problems(headers: Mapping[str, str]) -> list[str]:
+    """No server software or version: no ``X-Powered-By`` and friends, no ``Server`` naming the
+    application server/framework (``uvicorn``) or any version number (``nginx/1.22.1``)."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    problems = [f"{name}: {lower[name.lower()]!r} names the technology" for name in TECHNOLOGY_HEADERS
+                if name.lower() in lower]
+    server = lower.get("server")
+    if server is not None and (_FRAMEWORK_RE.search(server) or _VERSION_RE.search(server)):
+        problems.append(f"Server: {server!r} names the server software or its version")
+    return problems
+
+
+def cors_problems(request_headers: Mapping[str, str], headers: Mapping[str, str]) -> list[str]:
+    """D16: no answer lets any or a foreign origin read it with credentials."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    allow = lower.get("access-control-allow-origin")
+    if allow is None:
+        return []
+    credentials = lower.get("access-control-allow-credentials", "").strip().lower() == "true"
+    origin = next((v for k, v in request_headers.items() if k.lower() == "origin"), None)
+    if allow.strip() == "*" and credentials:
+        return ["CORS allows any origin with credentials"]
+    if origin is not None and allow.strip() == origin.strip() and credentials:
+        return [f"CORS reflects the foreign origin {origin!r} with credentials"]
+    return []
+
+
+def exchange_problems(exchange: Exchange) -> list[str]:
+    """Everything the hygiene watch finds wrong with one answer (empty when clean)."""
+    if exchange.status == 0:
+        return []
+    headers = _headers_of(exchange)
+    problems = header_problems(headers, https=exchange.url.lower().startswith("https://"))
+    problems += version_leak_problems(headers)
+    if exchange.status >= 400:
+        problems += leak_problems(exchange.response_text or "")
+    problems += cors_problems(exchange.request_headers or {}, headers)
+    return problems
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One answer that broke a run-wide rule."""
+
+    where: str
+    problems: tuple[str, ...]
+
+    def render(self) -> str:
+        return redaction.redact_text(f"{self.where}: " + "; ".join(self.problems))
+
+
+@dataclass
+class HygieneWatch:
+    """Collects findings from every answer of the process (thread-safe); drained by :func:`after_step`."""
+
+    checked: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _subscribed: bool = False
+
+    def __call__(self, exchange: Exchange) -> None:
+        if exchange.retried:  # a front 503 page that the client retried: the final answer is judged
+            return
+        problems = exchange_problems(exchange)
+        with self._lock:
+            self.checked += 1
+            if problems:
+                where = f"{exchange.method} {redaction.redact_url(exchange.url)} -> {exchange.status}"
+                self.findings.append(Finding(where, tuple(problems)))
+
+    def subscribe(self) -> None:
+        """Subscribe to every client's answers (idempotent)."""
+        with self._lock:
+            if self._subscribed:
+                return
+            self._subscribed = True
+        ExchangeLog.subscribe_all(self)
+
+    def unsubscribe(self) -> None:
+        with self._lock:
+            self._subscribed = False
+        ExchangeLog.unsubscribe_all(self)
+
+    def drain(self) -> list[Finding]:
+        """The findings collected since the last drain (and forget them)."""
+        with self._lock:
+            taken, self.findings = self.findings, []
+        return taken
+
+
+#: the run's one watch; subscribed when a security step module is imported or :func:`install` runs
+WATCH = HygieneWatch()
+
+
+def findings_message(findings: Sequence[Finding], limit: int = 8) -> str:
+    """One readable (redacted) message for a list of findings."""
+    lines = [f"  - {f.render()}" for f in findings[:limit]]
+    if len(findings) > limit:
+        lines.append(f"  ... and {len(findings) - limit} more")
+    return ("answers seen during this step break the run-wide security hygiene rules (A.1 headers, "
+            "no version, no internals in error bodies, no open CORS):\n" + "\n".join(lines))
+
+
+def _scenario_tags(context: Any) -> set[str]:
+    scenario = getattr(context, "scenario", None)
+    return set(getattr(scenario, "effective_tags", ()) or ())
+
+
+def _scan_enabled(context: Any) -> bool:
+    settings = getattr(context, "settings", None)
+    return bool(getattr(settings, "security_scan_enabled", True))
+
+
+def after_step(context: Any, step: Any) -> None:
+    """behave ``after_step`` hook: fail the step during which a bad answer was seen.
+
+    Raises AssertionError (behave marks the step failed, Allure and JUnit show the message). Findings
+    of a scenario tagged ``@hygiene.unchecked`` are dropped; with ``SECURITY_SCAN_ENABLED=false`` they
+    are only printed.
+    """
+    findings = WATCH.drain()
+    if not findings or EXEMPT_TAG in _scenario_tags(context):
+        return
+    message = findings_message(findings)
+    if not _scan_enabled(context):
+        print(f"(SECURITY_SCAN_ENABLED=false, not failing) {message}")
+        return
+    status = getattr(getattr(step, "status", None), "name", "")
+    if status in {"failed", "error", "hook_error"}:
+        print(message)  # the step failed already; keep its own message first
+        return
+    raise AssertionError(message)
+
+
+def verify_scenario(context: Any, scenario: Any = None) -> None:
+    """Alternative to :func:`after_step` for an ``after_scenario`` hook: raise on pending findings."""
+    after_step(context, None)
+
+
+# ---------------------------------------------------------------------------------------- capabilities
+AUTH_RATE_LIMIT = "auth_rate_limit"
+
+
+def rate_limit_reason(settings: Any, target: Any, capabilities: Mapping[str, str | None]) -> str | None:
+    """None when the target rate-limits its auth endpoints, else why the suite assumes it does not.
+
+    An explicit setting ``PERMISO_AUTH_RATE_LIMITED`` (true/false) wins when settings offer it.
+    Otherwise: a deployment behind the TLS front is limited (contract Part B: the front rate-limits
+    per client IP); the embedded reference server starts with its limiter off (decisions.md); a target
+    without the front has no documented limiter.
+    """
+    explicit = getattr(settings, "permiso_auth_rate_limited", None)
+    if explicit is not None:
+        return None if explicit else "PERMISO_AUTH_RATE_LIMITED=false: the target has no auth rate limit"
+    if getattr(target, "embedded", False):
+        return ("the embedded reference server runs without an auth rate limit (the nginx front's limit, "
+                "Part B, is only present on a deployment)")
+    if capabilities.get("tls_front"):
+        return "the target has no TLS front, where the auth rate limit lives (Part B)"
+    return None
+
+
+def install(context: Any) -> None:
+    """before_all (after the capabilities are probed): subscribe the hygiene watch and add the
+    ``auth_rate_limit`` capability to ``context.capabilities``."""
+    WATCH.subscribe()
+    capabilities = getattr(context, "capabilities", None)
+    if isinstance(capabilities, dict) and getattr(context, "target", None) is not None:
+        capabilities[AUTH_RATE_LIMIT] = rate_limit_reason(context.settings, context.target, capabilities)
+
+
+def strict_checks_selected(tag_expression: Any) -> bool:
+    """True when the run's tag selection names ``rfc_strict`` (RFC-strict checks are opt-in)."""
+    return "rfc_strict" in str(tag_expression or "")
+
+
+# ---------------------------------------------------------------------------------------- hostile input
+#: Named hostile values for the input-handling outlines (a name not listed is used literally).
+PAYLOADS: dict[str, str] = {
+    "SQL tautology": "' OR '1'='1",
+    "SQL comment": "admin'--",
+    "SQL stacked query": "x'; DROP TABLE users; --",
+    "SQL union": "' UNION SELECT username, password_hash FROM users --",
+    "NoSQL operator": '{"$ne": null}',
+    "NoSQL regex": '{"$regex": ".*"}',
+    "null byte": "qqzz\x00admin",
+    "right-to-left override": "dana\u202eadmin",
+    "zero-width joiner": "da\u200dna",
+    "fullwidth letters": "\uff44\uff41\uff4e\uff41",
+    "combining marks": "d\u0301a\u0301n\u0301a\u0301",
+    "emoji": "dana\U0001f600",
+    "path traversal": "../../etc/passwd",
+    "script tag": "<script>alert(1)</script>",
+    "template expression": "${7*7}{{7*7}}",
+    "log4shell lookup": "${jndi:ldap://127.0.0.1/a}",
+    "CRLF injection": "dana\r\nSet-Cookie: a=b",
+    "over-long (300 characters)": "a" * 300,
+    "huge (100 000 characters)": "a" * 100_000,
+}
+
+
+def payload(name: str) -> str:
+    """The hostile value called ``name`` in a feature's Examples table (else the text itself)."""
+    return PAYLOADS.get(name, name)
+
+
+#: Bodies larger than any legitimate request (the app refuses more than 1 MB; nginx's default is 1 MB).
+OVERSIZED_BODY_BYTES = 2_000_000
+
+
+def is_client_refusal(*allowed: int) -> Matcher[Any]:
+    """OWASP API8 / A.11: hostile input is refused as the caller's fault (4xx, or one of ``allowed``),
+    never a server error (5xx), and the refusal reveals no traceback, SQL or file path."""
+
+    def check(item: Any) -> list[str]:
+        status = getattr(item, "status", 0)
+        problems = []
+        if status >= 500 or status == 0:
+            problems.append(f"status was {status}: a server error, expected a client error (4xx)")
+        elif not (400 <= status < 500) and status not in allowed:
+            problems.append(f"status was {status}, expected a client error (4xx)")
+        problems += leak_problems(getattr(item, "text", "") or "")
+        return problems
+
+    extra = f" (or {', '.join(map(str, allowed))})" if allowed else ""
+    return _Rule(f"a client-error refusal (4xx{extra}), never 5xx, revealing nothing internal", check)
+
+
+def finds_nobody_or_refuses() -> Matcher[Any]:
+    """A.6 user search with hostile text: a 4xx refusal, or an answer listing no user (the text is a
+    search term, never a query fragment); never a server error."""
+
+    def check(item: Any) -> list[str]:
+        status = getattr(item, "status", 0)
+        if 400 <= status < 500:
+            return leak_problems(getattr(item, "text", "") or "")
+        if status != 200:
+            return [f"status was {status}, expected 200 with no match or a 4xx refusal"]
+        body = getattr(item, "body", None)
+        users = body.get("users") if isinstance(body, Mapping) else None
+        if not isinstance(users, list):
+            return ["no users list in the answer"]
+        if users:
+            return [f"the search matched {len(users)} user(s): the text was interpreted, not searched"]
+        return []
+
+    return _Rule("a search that finds nobody or is refused (4xx), never a server error", check)
+
+
+# ---------------------------------------------------------------------------------------- headers
+def has_no_version_leak() -> Matcher[Any]:
+    """Hygiene: the answer names no server software or version (``Server: uvicorn``, ``X-Powered-By``)."""
+    return _Rule("an answer naming no server software or version",
+                 lambda item: version_leak_problems(getattr(item, "headers", {}) or {}))
+
+
+def refuses_foreign_origin() -> Matcher[Any]:
+    """D16: an answer to a request from a foreign web origin does not let that origin read it with
+    credentials (no reflected or wildcard ``Access-Control-Allow-Origin`` with credentials)."""
+
+    def check(item: Any) -> list[str]:
+        exchange = getattr(item, "exchange", None)
+        request_headers = exchange.request_headers if exchange is not None else {}
+        return cors_problems(request_headers, getattr(item, "headers", {}) or {})
+
+    return _Rule("an answer a foreign origin may not read with credentials", check)
+
+
+def reveals_nothing_internal() -> Matcher[Any]:
+    """A.11 / D10: the body has no traceback, exception text, SQL or file path, and a 5xx is the
+    contract's generic ``internal_server_error``."""
+
+    def check(item: Any) -> list[str]:
+        problems = leak_problems(getattr(item, "text", "") or "")
+        status = getattr(item, "status", 0)
+        body = getattr(item, "body", None)
+        if status >= 500 and not (isinstance(body, Mapping) and body.get("error") == "internal_server_error"
+                                  and set(body) <= {"error", "error_description"}):
+            problems.append("a server error that is not the contract's plain internal_server_error")
+        return problems
+
+    return _Rule("an error answer revealing nothing of the server's internals", check)
+
+
+def does_not_echo(*values: str) -> Matcher[Any]:
+    """D10: the answer does not echo any of the submitted values (passwords above all)."""
+
+    def check(item: Any) -> list[str]:
+        text = getattr(item, "text", "") or ""
+        echoed = sum(1 for v in values if v and v in text)
+        return [f"the answer echoes {echoed} submitted value(s)"] if echoed else []
+
+    return _Rule("an answer that echoes nothing that was submitted", check)
+
+
+# ---------------------------------------------------------------------------------------- tokens
+def introspects_as(active: bool) -> Matcher[Any]:
+    """A.3 ``/introspect``: 200 with ``active`` as expected; an inactive answer carries nulls only."""
+
+    def check(item: Any) -> list[str]:
+        if getattr(item, "status", None) != 200:
+            return [f"status was {getattr(item, 'status', None)}, expected 200"]
+        body = getattr(item, "body", None)
+        if not isinstance(body, Mapping):
+            return ["body is not a JSON object"]
+        if body.get("active") is not active:
+            return [f"active was {body.get('active')!r}, expected {active}"]
+        if not active:
+            leaked = [k for k, v in body.items() if k != "active" and v is not None]
+            if leaked:
+                return [f"an inactive token's answer still names {sorted(leaked)}"]
+        elif not body.get("sub"):
+            return ["an active token's answer names no subject"]
+        return []
+
+    return _Rule(f"an introspection answer with active={active}", check)
+
+
+def is_revocation_ack() -> Matcher[Any]:
+    """A.3 / RFC 7009: ``/revoke`` answers 200 ``{"message": "Token revoked successfully"}``."""
+
+    def check(item: Any) -> list[str]:
+        if getattr(item, "status", None) != 200:
+            return [f"status was {getattr(item, 'status', None)}, expected 200"]
+        body = getattr(item, "body", None)
+        if not isinstance(body, Mapping) or not isinstance(body.get("message"), str):
+            return ["no message in the answer"]
+        return []
+
+    return _Rule("a revocation acknowledgement (200)", check)
+
+
+# ---------------------------------------------------------------------------------------- enumeration
+#: Pairs of sign-in attempts for the timing comparison (interleaved ABBA; the first pair is a warm-up).
+TIMING_PAIRS = 16
+
+
+def compare_sign_in_timings(wrong_password: Callable[[], ApiResponse], unknown_user: Callable[[], ApiResponse],
+                            pairs: int = TIMING_PAIRS) -> tuple[Comparison, list[ApiResponse]]:
+    """Time ``pairs`` interleaved attempts of each kind (after one warm-up pair) and compare them.
+
+    :func:`support.timing.compare_samples` calls two samples distinguishable only when a Mann-Whitney
+    test is significant (p < 0.001) AND the medians differ by more than 15 ms AND by 5 %: noise on a
+    clean target cannot pass all three, a side channel of tens of milliseconds (a skipped password
+    hash) does. Returns the comparison and every answer (so the caller can check they were refusals).
+    """
+    answers: list[ApiResponse] = []
+
+    def keep(fn: Callable[[], ApiResponse]) -> Callable[[], ApiResponse]:
+        def call() -> ApiResponse:
+            answer = fn()
+            answers.append(answer)
+            return answer
+        return call
+
+    wrong_password()
+    unknown_user()
+    a, b = sample_interleaved(keep(wrong_password), keep(unknown_user), max(8, pairs),
+                              measure=lambda r: r.elapsed_ms)
+    return compare_samples(a, b), answers
+
+
+def timings_indistinguishable() -> Matcher[Any]:
+    """A.3 enumeration: wrong-password and unknown-user answer times cannot be told apart."""
+
+    def check(item: Any) -> list[str]:
+        return [item.explanation] if getattr(item, "distinguishable", True) else []
+
+    return _Rule("answer times that a statistical comparison cannot tell apart", check)
+
+
+# ---------------------------------------------------------------------------------------- rate limits
+FRONT_AUTH_BURST = 10  # Part B: the front allows a burst of 10 on auth paths (5 r/s)
+
+
+def burst_size(requested: int) -> int:
+    """How many attempts a burst sends: RATE_LIMIT_TEST_REQUESTS, but at least twice the front's
+    documented burst (Part B), or a correct limiter would never be reached."""
+    return max(int(requested), 2 * FRONT_AUTH_BURST)
+
+
+@dataclass
+class Burst:
+    """The answers of a burst of attempts and how long it took."""
+
+    answers: list[ApiResponse]
+    seconds: float
+
+    @property
+    def limited(self) -> list[ApiResponse]:
+        return [a for a in self.answers if is_limit_answer(a)]
+
+    def summary(self) -> str:
+        counts: dict[int, int] = {}
+        for a in self.answers:
+            counts[a.status] = counts.get(a.status, 0) + 1
+        shown = ", ".join(f"{n}x {s}" for s, n in sorted(counts.items()))
+        return f"{len(self.answers)} attempts in {self.seconds:.2f} s: {shown}"
+
+
+def is_limit_answer(answer: ApiResponse) -> bool:
+    """Part B / A.11: the front's 503 page, or the app's 429 ``rate_limit_exceeded``."""
+    if answer.status == 503:
+        return True
+    return answer.status == 429 and answer.get("error") == "rate_limit_exceeded"
+
+
+def fire_burst(attempt: Callable[[], ApiResponse], count: int, *, workers: int = 8,
+               window_s: float = 60.0) -> Burst:
+    """Run ``count`` attempts from ``workers`` threads (bounded: no more than ``count`` calls, and none
+    started after ``window_s``); return every answer."""
+    started = time.monotonic()
+    answers: list[ApiResponse] = []
+    lock = threading.Lock()
+
+    def one(_: int) -> None:
+        if time.monotonic() - started > window_s:
+            return
+        answer = attempt()
+        with lock:
+            answers.append(answer)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(workers, count))) as pool:
+        list(pool.map(one, range(count)))
+    return Burst(answers, time.monotonic() - started)
+
+
+def unpaced(client: PermisoClient, path: str, *, data: Any = None, json: Any = None) -> ApiResponse:
+    """One auth call that bypasses the suite's own pacing and front-503 retries (for bursts only)."""
+    return client.request("POST", path, data=data, json=json, token=None, paced=False, retry_front_503=False)
+
+
+def hits_the_limit_within(window_s: float) -> Matcher[Any]:
+    """Part B: within the window, at least one attempt of the burst got the limit answer (429 or 503),
+    and every other attempt was an ordinary refusal (never a 5xx other than the front's 503)."""
+
+    def check(item: Any) -> list[str]:
+        problems = []
+        if item.seconds > window_s:
+            problems.append(f"the burst took {item.seconds:.1f} s, longer than the {window_s:g} s window")
+        if not item.limited:
+            problems.append(f"no attempt was limited ({item.summary()})")
+        servers = [a for a in item.answers if a.status >= 500 and a.status != 503]
+        if servers:
+            problems.append(f"{len(servers)} attempt(s) got a server error ({item.summary()})")
+        return problems
+
+    return _Rule(f"a burst that meets the rate limit (429 or 503) within {window_s:g} s", check)
+
+
+def wait_until_not_limited(attempt: Callable[[], ApiResponse], *, timeout_s: float = 15.0,
+                           interval_s: float = 0.5) -> ApiResponse:
+    """Repeat ``attempt`` until it is no longer limited or ``timeout_s`` passes (bounded poll)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = attempt()
+        if not is_limit_answer(answer) or time.monotonic() + interval_s > deadline:
+            return answer
+        time.sleep(interval_s)
+
+
+# ---------------------------------------------------------------------------------------- TLS front
+def plain_http_url(http_url: str, path: str) -> str:
+    """The address of ``path`` on the plain-HTTP port."""
+    return http_url.rstrip("/") + (path if path.startswith("/") else "/" + path)
+
+
+def redirect_keeps_path(response: ApiResponse, path: str, host: str) -> list[str]:
+    """Part B: 301 to ``https://<host><path>`` (port not compared); problems, empty when fine."""
+    if response.status != 301:
+        return [f"status {response.status}, expected 301 ({describe_response(response)})"]
+    location = response.headers.get("location") or ""
+    parts = urlsplit(location)
+    problems = []
+    if parts.scheme != "https":
+        problems.append(f"Location {redaction.redact_url(location)!r} is not https")
+    if (parts.hostname or "").lower() != host.lower():
+        problems.append("Location names another host")
+    if (parts.path or "/") != path.split("?")[0]:
+        problems.append(f"Location path {parts.path!r} is not {path.split('?')[0]!r}")
+    return problems
+
+
+def a_redirect_keeping(path: str, host: str) -> Matcher[Any]:
+    """Part B: a plain-HTTP request is answered only by a 301 to the same path over HTTPS, carrying
+    nothing of the API (no JSON error, no token, no user data)."""
+
+    def check(item: Any) -> list[str]:
+        problems = redirect_keeps_path(item, path, host)
+        body = getattr(item, "body", None)
+        if isinstance(body, Mapping) and ({"error", "detail", "username", "access_token", "active"} & set(body)):
+            problems.append("the API answered over plain HTTP")
+        return problems
+
+    return _Rule(f"a 301 to https://{host}{path} carrying nothing of the API", check)
+
+
+def any_jwt(values: Iterable[str]) -> bool:
+    """True when any of the texts holds a JWT-shaped string."""
+    return any(redaction.JWT_RE.search(v or "") for v in values)

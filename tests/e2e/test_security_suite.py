@@ -1,0 +1,185 @@
+"""End-to-end runs of the security features: green on a clean reference, red with each matching fault,
+and no password, client secret, signing key or token in any output of a faulty run.
+
+Each fault run selects only the scenarios that should catch it (feature file + ``-n`` name), so a run
+costs a server start and a few scenarios.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.conftest import ROOT, RunningReference, free_port, run_behave
+
+SECURITY = "features/security"
+MY_FEATURES = [f"{SECURITY}/{name}.feature" for name in (
+    "forged_tokens", "oauth_semantics", "enumeration", "headers_and_hygiene", "input_handling",
+    "rate_limits", "tls_front_security")]
+SUMMARY_RE = re.compile(r"(\d+) scenarios? passed, (\d+) failed")
+JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.")
+CONFIGURED_SECRETS = ("AdminPass123!", "TestPass123!", "test-secret-123456789")
+#: deterministic parts of the passwords the security steps themselves submit
+SUBMITTED_PASSWORD_PARTS = ("Hostile-Input-1!", "onlylowercase", "Oversized-1!x")
+
+
+def _counts(output: str) -> tuple[int, int]:
+    match = SUMMARY_RE.search(output)
+    assert match, f"no behave summary in the output:\n{output[-3000:]}"
+    return int(match.group(1)), int(match.group(2))
+
+
+def _wired(name: str) -> bool:
+    """Whether the coordinator has wired ``security_checks.<name>`` into the run's hooks."""
+    return f"security_checks.{name}" in (ROOT / "support" / "run.py").read_text()
+
+
+# ---------------------------------------------------------------------------------------- green
+def test_security_features_are_green_on_the_clean_reference(tmp_path: Path) -> None:
+    run = run_behave(MY_FEATURES, tmp_path, timeout=900)
+    passed, failed = _counts(run.output)
+    assert run.returncode == 0, run.output[-4000:]
+    assert failed == 0
+    assert passed >= 40, f"only {passed} security scenarios passed"
+
+
+# ---------------------------------------------------------------------------------------- red
+FAULTS: list[tuple[str, str, str]] = [
+    # fault, feature, scenario name (regular expression for behave -n)
+    ("alg_none_accepted", "forged_tokens", "forged without the server's key"),
+    ("signature_not_verified", "forged_tokens", "forged without the server's key"),
+    ("expired_token_accepted", "forged_tokens", "signed with the server's own key"),
+    ("nbf_not_checked", "forged_tokens", "signed with the server's own key"),
+    ("issuer_not_checked", "forged_tokens", "signed with the server's own key"),
+    ("refresh_as_access", "forged_tokens", "refresh token is refused where"),
+    ("deleted_user_token_valid", "forged_tokens", "deleted account"),
+    ("revoke_noop", "forged_tokens", "revoked access token is refused"),
+    ("revoked_introspect_active", "oauth_semantics", "revoked token is reported inactive"),
+    ("no_store_missing", "oauth_semantics", "must not be cached"),
+    ("missing_www_authenticate", "oauth_semantics", "without a bearer token"),
+    ("missing_security_headers", "headers_and_hygiene", "carries the security headers"),
+    ("hsts_missing", "headers_and_hygiene", "carries the security headers"),
+    ("server_version_leak", "headers_and_hygiene", "carries the security headers"),
+    ("traceback_in_500", "headers_and_hygiene", "reveals nothing of the server's internals"),
+    ("validation_echoes_input", "headers_and_hygiene", "not echoed back"),
+    ("cors_any_origin", "headers_and_hygiene", "foreign web site"),
+    ("http_not_redirected", "tls_front_security", "only redirected"),
+    ("enumeration_message", "enumeration", "get the same answer"),
+    ("enumeration_timing", "enumeration", "take the same time"),
+]
+
+
+@pytest.mark.parametrize(("fault", "feature", "name"), FAULTS, ids=[f[0] for f in FAULTS])
+def test_the_matching_scenarios_fail_with_the_fault(tmp_path: Path, fault: str, feature: str, name: str) -> None:
+    run = run_behave([f"{SECURITY}/{feature}.feature", "-n", name, "-D", f"PERMISO_REFERENCE_FAULTS={fault}"],
+                     tmp_path, timeout=600)
+    _, failed = _counts(run.output)
+    assert run.returncode != 0, run.output[-4000:]
+    assert failed >= 1, run.output[-4000:]
+
+
+@pytest.mark.parametrize(("feature", "name"), sorted({(f[1], f[2]) for f in FAULTS}))
+def test_the_same_selections_pass_without_a_fault(tmp_path: Path, feature: str, name: str) -> None:
+    """Control for the red runs: each selection is green on the clean reference."""
+    run = run_behave([f"{SECURITY}/{feature}.feature", "-n", name], tmp_path, timeout=600)
+    passed, failed = _counts(run.output)
+    assert run.returncode == 0 and failed == 0 and passed >= 1, run.output[-4000:]
+
+
+# ---------------------------------------------------------------------------------------- run-wide watch
+@pytest.mark.skipif(not _wired("after_step"), reason="security_checks.after_step is not wired into the hooks yet")
+@pytest.mark.parametrize("fault", ["server_version_leak", "missing_security_headers"])
+def test_the_run_wide_watch_fails_scenarios_of_other_features(tmp_path: Path, fault: str) -> None:
+    """A login scenario asserts nothing about headers: only the run-wide watch can make it fail."""
+    run = run_behave(["features/authentication/login.feature", "-n", "current user is the person who signed in",
+                      "-D", f"PERMISO_REFERENCE_FAULTS={fault}"], tmp_path, timeout=600)
+    assert run.returncode != 0, run.output[-4000:]
+    assert "run-wide security hygiene" in run.output
+
+
+# ---------------------------------------------------------------------------------------- rate limit
+@contextlib.contextmanager
+def _reference(tmp_path: Path, *extra: str) -> Iterator[RunningReference]:
+    """A reference Permiso started like a deployment (its own process, known secret, extra options)."""
+    port, http_port = free_port(), free_port()
+    secret = "e2e-sec-" + os.urandom(12).hex()
+    argv = [sys.executable, "-c", "import sys; from permiso_reference.cli import main; sys.exit(main())",
+            "serve", "--port", str(port), "--tls", "--http-port", str(http_port), "--db", str(tmp_path / "ref.db"),
+            f"--jwt-secret={secret}", "--lockout-seconds", "2", "--quiet", *extra]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"https://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                if requests.get(base + "/health", verify=False, timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert proc.poll() is None, "reference server exited during start"
+            assert time.monotonic() < deadline, "reference server did not become healthy"
+            time.sleep(0.1)
+        yield RunningReference(base, f"http://127.0.0.1:{http_port}", secret, proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.skipif(not _wired("install"), reason="security_checks.install is not wired into before_all yet")
+@pytest.mark.parametrize("fault", ["", "rate_limit_off"])
+def test_the_rate_limit_is_checked_on_a_target_with_a_limiter(tmp_path: Path, fault: str) -> None:
+    extra = ["--auth-rate-limit", "5"] + (["--faults", fault] if fault else [])
+    with _reference(tmp_path, *extra) as ref:
+        run = run_behave([f"{SECURITY}/rate_limits.feature"], tmp_path,
+                         env=ref.env(PERMISO_AUTH_RATE_PER_SECOND="4"), timeout=600)
+    passed, failed = _counts(run.output)
+    if fault:
+        assert run.returncode != 0 and failed >= 1, run.output[-4000:]
+    else:
+        assert run.returncode == 0 and failed == 0 and passed >= 4, run.output[-4000:]
+
+
+def test_the_embedded_target_skips_rate_limit_scenarios_with_a_reason(tmp_path: Path) -> None:
+    run = run_behave([f"{SECURITY}/rate_limits.feature"], tmp_path, timeout=600)
+    assert run.returncode == 0, run.output[-4000:]
+    assert "auth_rate_limit" in run.output
+
+
+# ---------------------------------------------------------------------------------------- secrecy
+def _all_output(run_output: str, tmp_path: Path) -> dict[str, str]:
+    texts = {"console": run_output}
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.suffix in {".json", ".txt", ".xml", ".properties", ".md", ".html", ".log"}:
+            texts[str(path.relative_to(tmp_path))] = path.read_text(errors="replace")
+    return texts
+
+
+def test_no_secret_or_token_in_any_output_of_a_faulty_run(tmp_path: Path) -> None:
+    """With faults that echo passwords and print tracebacks, scenarios fail and attach their exchanges;
+    still no configured password, client secret, signing key, submitted password or JWT may appear in
+    the console, the JUnit XML or the Allure results."""
+    with _reference(tmp_path, "--faults", "validation_echoes_input,traceback_in_500,enumeration_message") as ref:
+        run = run_behave([f"{SECURITY}/headers_and_hygiene.feature", f"{SECURITY}/oauth_semantics.feature",
+                          f"{SECURITY}/enumeration.feature", "-n", "echo|internals|same answer|validation error|"
+                          "Wrong credentials|must not be cached"],
+                         tmp_path, env=ref.env(), timeout=900)
+        secret = ref.jwt_secret
+    _, failed = _counts(run.output)
+    assert failed >= 1, "the faulty run should have failed scenarios (with evidence attached)"
+    outputs = _all_output(run.output, tmp_path)
+    assert any("allure-results" in name for name in outputs), "no Allure results were written"
+    assert any(name.startswith("junit") for name in outputs), "no JUnit XML was written"
+    for name, text in outputs.items():
+        for literal in (*CONFIGURED_SECRETS, *SUBMITTED_PASSWORD_PARTS, secret):
+            assert literal not in text, f"{literal[:4]}... appears in {name}"
+        match = JWT_RE.search(text)
+        assert match is None, f"a JWT-shaped string appears in {name}: {match.group(0)[:12]}..."
