@@ -21,13 +21,11 @@ Feature: The admin console tells an administrator how Permiso is doing
       | configuration reload | message                                                               |
       | error log            | errors, total                                                         |
 
-  @critical
   Scenario: The system health reports every component
     When the administrator opens the system health
     Then Permiso reports itself healthy or degraded
     And the health names the database, the cache and the token service
 
-  @critical
   Scenario: A failed sign-in appears among the security events
     Given Dana has an account
     When Mallory tries to sign in as Dana with a wrong password

@@ -12,7 +12,6 @@ Feature: Newcomers register themselves
   Where the guide differs from the contract: the guide's test addresses end in @permiso.test, which
   the contract refuses; throwaway accounts use @example.com.
 
-  @critical
   Scenario: A newcomer registers and gets an active, unverified account without roles
     When a newcomer registers and asks for the admin role, an inactive account and a verified email
     Then the newcomer's account is active, not verified and has no roles

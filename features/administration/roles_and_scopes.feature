@@ -8,7 +8,6 @@ Feature: Roles carry scopes, and scopes decide what a person may do
 
   Every role and scope created here is a throwaway, removed after the scenario.
 
-  @critical
   Scenario: A new role's scope reaches the person's next token and lets them act
     Given a role granting the scope "admin:sessions"
     And Dana has signed in

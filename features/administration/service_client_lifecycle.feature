@@ -7,14 +7,12 @@ Feature: An administrator manages the life of a service client
 
   Every client here is a throwaway, removed after the scenario; the configured client is never changed.
 
-  @critical
   Scenario: A new client's secret is shown once and never again
     When the administrator registers a service client with the scope "service:api"
     Then the answer shows the client's secret once
     And neither the client's details nor the client list show the secret
     And the client gets a token with that secret
 
-  @critical
   Scenario: After rotation only the new secret works
     Given a service client that owns the scope "service:api"
     When the administrator rotates the client's secret

@@ -7,7 +7,6 @@ Feature: Sessions: each sign-in is a session the person can see, renew and end
   Where the contract's known defect D18 differs: sessions must name the person's user id, and ending
   a session must stop that session's tokens (decisions.md: sessions gate tokens).
 
-  @critical
   Scenario: A sign-in starts a session the person can see
     Given Dana has signed in
     When Dana lists her sessions
@@ -19,7 +18,6 @@ Feature: Sessions: each sign-in is a session the person can see, renew and end
     When Dana renews her current session
     Then the session now expires later than before
 
-  @critical
   Scenario: Ending the session of a lost phone leaves the laptop signed in
     Given Dana has signed in on her laptop and on her phone
     When Dana ends her phone's session from her laptop
