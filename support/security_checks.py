@@ -449,12 +449,20 @@ def timings_indistinguishable() -> Matcher[Any]:
 
 # ---------------------------------------------------------------------------------------- rate limits
 FRONT_AUTH_BURST = 10  # Part B: the front allows a burst of 10 on auth paths (5 r/s)
+#: upper bound of a flood: however slow the machine, a flood never sends more than this many attempts
+MAX_FLOOD_ATTEMPTS = 100
 
 
 def burst_size(requested: int) -> int:
-    """How many attempts a burst sends: RATE_LIMIT_TEST_REQUESTS, but at least twice the front's
-    documented burst (Part B), or a correct limiter would never be reached."""
+    """How many attempts a guessing burst sends: RATE_LIMIT_TEST_REQUESTS, but at least twice the
+    front's documented burst (Part B), or a correct limiter would never be reached."""
     return max(int(requested), 2 * FRONT_AUTH_BURST)
+
+
+def flood_size(requested: int) -> int:
+    """The most attempts a flood may send before it must have met the limit: on a slow machine the
+    limiter refills while the flood is under way (5 per second), so allow for that, bounded."""
+    return min(MAX_FLOOD_ATTEMPTS, max(5 * burst_size(requested), int(requested)))
 
 
 @dataclass
@@ -484,19 +492,23 @@ def is_limit_answer(answer: ApiResponse) -> bool:
 
 
 def fire_burst(attempt: Callable[[], ApiResponse], count: int, *, workers: int = 8,
-               window_s: float = 60.0) -> Burst:
-    """Run ``count`` attempts from ``workers`` threads (bounded: no more than ``count`` calls, and none
-    started after ``window_s``); return every answer."""
+               window_s: float = 60.0, stop_when_limited: bool = False) -> Burst:
+    """Run up to ``count`` attempts from ``workers`` threads (bounded: no more than ``count`` calls, none
+    started after ``window_s``, and with ``stop_when_limited`` none after the first limit answer);
+    return every answer."""
     started = time.monotonic()
     answers: list[ApiResponse] = []
     lock = threading.Lock()
+    stop = threading.Event()
 
     def one(_: int) -> None:
-        if time.monotonic() - started > window_s:
+        if stop.is_set() or time.monotonic() - started > window_s:
             return
         answer = attempt()
         with lock:
             answers.append(answer)
+        if stop_when_limited and is_limit_answer(answer):
+            stop.set()
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(workers, count))) as pool:
         list(pool.map(one, range(count)))

@@ -9,6 +9,7 @@ scenarios are skipped where the target has no limiter (`security_checks.rate_lim
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from behave import register_type, then, when
@@ -32,25 +33,47 @@ def _attempt_factory(context: Any, endpoint: str) -> Any:
     nobody = flows.unknown_username(settings)
     guess = flows.wrong_password("")
     path = ENDPOINTS[endpoint]
-    base_url = getattr(getattr(context, "target", None), "base_url", None)
+    clients = _per_thread_clients(context)
 
     def attempt() -> ApiResponse:
-        with PermisoClient(settings, log=context.log, base_url=base_url, name="Mallory") as client:
-            if path == "/auth/token":
-                return security_checks.unpaced(client, path, data={"username": nobody, "password": guess})
-            if path == "/auth/service-token":
-                return security_checks.unpaced(client, path, data={"client_id": nobody, "client_secret": guess})
-            return security_checks.unpaced(client, path, json={"refresh_token": "not-a-refresh-token"})
+        client = clients()
+        if path == "/auth/token":
+            return security_checks.unpaced(client, path, data={"username": nobody, "password": guess})
+        if path == "/auth/service-token":
+            return security_checks.unpaced(client, path, data={"client_id": nobody, "client_secret": guess})
+        return security_checks.unpaced(client, path, json={"refresh_token": "not-a-refresh-token"})
 
     return attempt
+
+
+def _per_thread_clients(context: Any) -> Any:
+    """One client (one kept-alive connection) per thread of a burst, closed when the scenario ends."""
+    local = threading.local()
+    made: list[PermisoClient] = []
+    base_url = getattr(getattr(context, "target", None), "base_url", None)
+
+    def client() -> PermisoClient:
+        existing = getattr(local, "client", None)
+        if existing is None:
+            existing = PermisoClient(context.settings, log=context.log, base_url=base_url, name="Mallory")
+            local.client = existing
+            made.append(existing)
+        return existing
+
+    def close_all() -> None:
+        for each in made:
+            each.close()
+
+    context.add_cleanup(close_all)
+    return client
 
 
 @when("Mallory floods {endpoint} with attempts within the test window")
 def when_mallory_floods_endpoint(context: Any, endpoint: str) -> None:
     settings = context.settings
     context.burst = security_checks.fire_burst(
-        _attempt_factory(context, endpoint), security_checks.burst_size(settings.rate_limit_test_requests),
-        window_s=float(settings.rate_limit_test_window))
+        _attempt_factory(context, endpoint), security_checks.flood_size(settings.rate_limit_test_requests),
+        workers=10, window_s=float(settings.rate_limit_test_window), stop_when_limited=True)
 
 
 @then("the flood meets the rate limit within the test window")
@@ -69,13 +92,12 @@ def then_person_can_sign_in_after_flood(context: Any, who: str) -> None:
 def when_mallory_guesses_fast(context: Any, who: str) -> None:
     someone = flows.person(context, who)
     settings = context.settings
-    base_url = getattr(getattr(context, "target", None), "base_url", None)
     username, real = someone.identity.username, someone.identity.password
+    clients = _per_thread_clients(context)
 
     def guess() -> ApiResponse:
-        with PermisoClient(settings, log=context.log, base_url=base_url, name="Mallory") as client:
-            return security_checks.unpaced(client, "/auth/token",
-                                           data={"username": username, "password": flows.wrong_password(real)})
+        return security_checks.unpaced(clients(), "/auth/token",
+                                       data={"username": username, "password": flows.wrong_password(real)})
 
     context.burst = security_checks.fire_burst(guess, security_checks.burst_size(settings.rate_limit_test_requests),
                                                workers=4, window_s=float(settings.rate_limit_test_window))

@@ -178,6 +178,8 @@ def test_no_secret_or_token_in_any_output_of_a_faulty_run(tmp_path: Path) -> Non
     outputs = _all_output(run.output, tmp_path)
     assert any("allure-results" in name for name in outputs), "no Allure results were written"
     assert any(name.startswith("junit") for name in outputs), "no JUnit XML was written"
+    assert any("***" in text for name, text in outputs.items() if "allure-results" in name), \
+        "no masked evidence was attached: the scan would prove nothing"
     for name, text in outputs.items():
         for literal in (*CONFIGURED_SECRETS, *SUBMITTED_PASSWORD_PARTS, secret):
             assert literal not in text, f"{literal[:4]}... appears in {name}"
