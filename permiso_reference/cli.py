@@ -28,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="plain HTTP port answering 301 to HTTPS (with --tls)")
     serve.add_argument("--db", dest="db_path", default=None, help="keep the SQLite database in this file")
     serve.add_argument("--faults", default="", help="comma-separated fault names (see `faults`)")
-    serve.add_argument("--jwt-secret", default=None)
+    # Secrets may also come from the environment (PERMISO_REFERENCE_JWT_SECRET, ..._ADMIN_PASSWORD,
+    # ..._USER_PASSWORD, ..._CLIENT_SECRET): a command line is visible to every user in `ps`.
+    serve.add_argument("--jwt-secret", default=os.environ.get("PERMISO_REFERENCE_JWT_SECRET"))
     serve.add_argument("--environment", default=d.environment)
     serve.add_argument("--access-seconds", type=int, default=d.access_token_seconds)
     serve.add_argument("--refresh-seconds", type=int, default=d.refresh_token_seconds)
@@ -42,9 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--bcrypt-rounds", type=int, default=d.bcrypt_rounds)
     for who in ("admin", "user"):
         for what in ("username", "password", "email"):
-            serve.add_argument(f"--{who}-{what}", default=getattr(d, f"{who}_{what}"))
+            env_name = f"PERMISO_REFERENCE_{who.upper()}_{what.upper()}"
+            serve.add_argument(f"--{who}-{what}", default=os.environ.get(env_name, getattr(d, f"{who}_{what}")))
     serve.add_argument("--client-id", default=d.client_id)
-    serve.add_argument("--client-secret", default=d.client_secret)
+    serve.add_argument("--client-secret", default=os.environ.get("PERMISO_REFERENCE_CLIENT_SECRET", d.client_secret))
     serve.add_argument("--quiet", action="store_true", help="print only the listening line")
     sub.add_parser("faults", help="list the injectable faults")
     sub.add_parser("front", add_help=False, help="serve behind a real nginx front (permiso_reference/front.py)")

@@ -11,6 +11,7 @@ variables, the ``.env`` file, defaults.
 
 from __future__ import annotations
 
+import os
 import secrets as _secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -227,3 +228,14 @@ SECRET_FIELDS: frozenset[str] = frozenset(
     name for name, field in Settings.model_fields.items()
     if field.annotation in (SecretStr, SecretStr | None)
 )
+
+
+def child_environment(extra: Mapping[str, str], *, drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """The environment for a child process the suite starts: ours, plus ``extra``, minus ``drop``.
+
+    Lives here because this module is the only one that touches ``os.environ``; used to hand secrets to
+    the embedded server through its environment instead of its command line (visible in ``ps``).
+    """
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(extra)
+    return env

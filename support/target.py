@@ -26,7 +26,7 @@ import requests
 import urllib3
 
 from support.redaction import register_secret
-from support.settings import Settings
+from support.settings import Settings, child_environment
 
 #: Lockout window of the embedded server, in seconds: short enough to wait for, long enough that the
 #: "refused while locked" step surely runs inside it on a loaded 2-core machine.
@@ -107,25 +107,33 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
         "--tls",
         "--http-port", str(http_port),
         "--db", str(Path(workdir.name) / "permiso.db"),
-        # "=" form: token_urlsafe may start with "-", which argparse would take for an option (1 in 64).
-        f"--jwt-secret={jwt_secret}",
         "--lockout-threshold", str(settings.permiso_lockout_threshold),
         "--lockout-seconds", str(EMBEDDED_LOCKOUT_SECONDS),
-        # "=" form throughout: a configured password may start with "-", which argparse takes for an option.
+        # "=" form: a configured name may start with "-", which argparse would take for an option.
         f"--admin-username={settings.test_admin_username}",
-        f"--admin-password={settings.test_admin_password.get_secret_value()}",
         f"--admin-email={settings.test_admin_email}",
         f"--user-username={settings.test_user_username}",
-        f"--user-password={settings.test_user_password.get_secret_value()}",
         f"--user-email={settings.test_user_email}",
         f"--client-id={settings.test_client_id}",
-        f"--client-secret={settings.test_client_secret.get_secret_value()}",
         "--quiet",
     ]
     if settings.permiso_reference_faults:
         argv += ["--faults", settings.permiso_reference_faults]
+    # Secrets go through the child's environment, never its command line (visible to anyone in `ps`).
+    # Faults come from settings, explicitly, so an inherited PERMISO_REFERENCE_FAULTS is dropped.
+    child_env = child_environment(
+        {
+            "PERMISO_REFERENCE_JWT_SECRET": jwt_secret,
+            "PERMISO_REFERENCE_ADMIN_PASSWORD": settings.test_admin_password.get_secret_value(),
+            "PERMISO_REFERENCE_USER_PASSWORD": settings.test_user_password.get_secret_value(),
+            "PERMISO_REFERENCE_CLIENT_SECRET": settings.test_client_secret.get_secret_value(),
+        },
+        drop=("PERMISO_REFERENCE_FAULTS",),
+    )
     with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env
+        )
     base_url = f"https://127.0.0.1:{port}"
     target = Target(base_url, f"http://127.0.0.1:{http_port}", True, process=process, workdir=workdir)
     try:
