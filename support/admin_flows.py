@@ -139,13 +139,10 @@ def track_created(context: Any, kind: str, response: ApiResponse) -> None:
         client = body.get("client") if isinstance(body.get("client"), Mapping) else body
         if client.get("client_id"):
             identities.track_client(str(client["client_id"]))
-    elif kind in ("role", "scope") and body.get("id"):
-        # Identities offers no public tracker for roles/scopes created by other means: remove them
-        # with the administrator at the end of the scenario (a new role or scope is unassigned).
-        admin: PermisoClient = identities.admin
-        remove = admin.delete_role if kind == "role" else admin.delete_scope
-        object_id = str(body["id"])
-        context.add_cleanup(lambda: remove(object_id))
+    elif kind == "role" and body.get("id"):
+        identities.track_role(str(body["id"]), str(body.get("name") or ""))
+    elif kind == "scope" and body.get("id"):
+        identities.track_scope(str(body["id"]), str(body.get("name") or ""))
 
 
 # ---------------------------------------------------------------------------------------- targets

@@ -232,6 +232,14 @@ class Identities:
         ensure_not_protected(self.settings, client_id=client_id, action="track for deletion")
         self._track("client", client_id, client_id)
 
+    def track_role(self, role_id: str, name: str = "") -> None:
+        """Record a role created by other means (a scenario's own API call) for deletion at cleanup."""
+        self._track("role", role_id, name)
+
+    def track_scope(self, scope_id: str, name: str = "") -> None:
+        """Record a scope created by other means for deletion at cleanup."""
+        self._track("scope", scope_id, name)
+
     @property
     def tracked(self) -> list[tuple[str, str]]:
         """``(kind, key)`` of everything awaiting cleanup, in creation order."""
