@@ -52,8 +52,10 @@ from support.fault_map import (
 
 #: Where the report goes by default (relative to the working directory, like the other reports).
 DEFAULT_REPORT_DIR = Path("reports") / "sensitivity"
-#: A single behave run may take this long before it is stopped (and counted as a problem).
-DEFAULT_RUN_TIMEOUT_S = 300.0
+#: A single fault run may take this long before it is stopped; what failed until then still counts.
+DEFAULT_RUN_TIMEOUT_S = 240.0
+#: A baseline shard runs a big part of the suite: it gets this many times the fault-run timeout.
+BASELINE_TIMEOUT_FACTOR = 4.0
 #: What `support.run` prints when a selection picks no scenario (kept in one place there).
 NOTHING_SELECTED_MARKER = "no scenario matched"
 #: How many failing scenarios the table names before "(+N more)".
@@ -213,6 +215,31 @@ def parse_junit(junit_dir: Path) -> tuple[int, list[str], int]:
     return passed, failed, skipped
 
 
+def parse_plain_failures(plain_path: Path) -> list[str]:
+    """Failed scenarios ("<feature name>: <scenario>") from behave's plain output, as far as it got.
+
+    Used when a run was stopped before behave wrote its JUnit files (a hang after a failed step, e.g. in
+    a reporting hook): a scenario whose step reported "failed" did fail, whatever happened after.
+    """
+    try:
+        text = plain_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    failed: list[str] = []
+    feature, scenario = "?", None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if raw.startswith("Feature:"):
+            feature = line.removeprefix("Feature:").strip()
+        elif line.startswith(("Scenario:", "Scenario Outline:", "Scenario Template:")):
+            scenario = line.split(":", 1)[1].strip()
+        elif scenario and (" ... failed" in line or " ... error" in line):
+            name = f"{feature}: {scenario}"
+            if name not in failed:
+                failed.append(name)
+    return failed
+
+
 def junit_feature_seconds(junit_dir: Path) -> dict[str, float]:
     """Seconds per feature file (`authentication/lockout` -> 4.2) from behave's JUnit files."""
     seconds: dict[str, float] = {}
@@ -256,6 +283,8 @@ def run_behave(request: RunRequest) -> RunOutcome:
                          feature_seconds=junit_feature_seconds(request.workdir / "junit"))
     if returncode is None:
         outcome.problem = f"timed out after {request.timeout_s:.0f} s"
+        if not outcome.failed:
+            outcome.failed = parse_plain_failures(request.workdir / "plain.txt")
     elif NOTHING_SELECTED_MARKER in output and not failed and passed == 0:
         outcome.nothing_selected = True
     elif returncode != 0 and not failed:
@@ -414,6 +443,7 @@ def run_sensitivity(
 
         def submit(fault: str | None, selection: Selection, attempt: int = 0,
                    subset: Sequence[Path] | None = None) -> _Group:
+            limit = timeout_s * (BASELINE_TIMEOUT_FACTOR if fault is None else 1.0)
             shards = (
                 split_selection(selection, subset if subset is not None else files, weights, jobs)
                 if selection.is_full and files else [selection]
@@ -421,7 +451,7 @@ def run_sensitivity(
             group = _Group(fault, selection, attempt, len(shards), subset)
             for shard in shards:
                 workdir = workroot / (fault or "baseline") / f"{selection.kind}-{next(counter)}"
-                pending[pool.submit(runner, RunRequest(fault, shard, workdir, timeout_s))] = group
+                pending[pool.submit(runner, RunRequest(fault, shard, workdir, limit))] = group
             return group
 
         def finished_groups() -> list[tuple[_Group, RunOutcome]]:
@@ -478,6 +508,8 @@ def run_sensitivity(
                     result.caught, result.verdict = True, "caught"
                     result.failing = list(outcome.failed)
                     result.selection, result.selection_kind = selection.label, selection.kind
+                    if outcome.problem:
+                        result.note = outcome.problem
                 elif outcome.problem:
                     result.caught, result.verdict = False, "error"
                     result.selection, result.selection_kind = selection.label, selection.kind

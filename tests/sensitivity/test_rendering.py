@@ -122,3 +122,20 @@ def test_behave_argv_puts_every_output_in_the_run_folder_and_turns_on_one_fault(
     assert tag_values == ["@auth", "not @slow"]
     clean = behave_argv(RunRequest(None, selection, tmp_path), python="py")
     assert "PERMISO_REFERENCE_FAULTS=" in clean
+
+
+def test_parse_plain_failures_reads_a_run_that_was_stopped_midway(tmp_path: Path) -> None:
+    from support.sensitivity import parse_plain_failures
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text(
+        "Feature: Every answer is hardened\n\n"
+        "  Scenario Outline: headers -- @1.1 \n    When x ... passed in 0.01s\n    Then y ... failed in 0.00s\n"
+        "  Scenario: fine\n    When x ... passed in 0.01s\n"
+        "  Scenario: broken\n    When x ... error in 0.01s\n    Then z ... skipped\n"
+    )
+    assert parse_plain_failures(plain) == [
+        "Every answer is hardened: headers -- @1.1",
+        "Every answer is hardened: broken",
+    ]
+    assert parse_plain_failures(tmp_path / "missing.txt") == []
