@@ -29,7 +29,7 @@ import concurrent.futures
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -273,7 +273,8 @@ PAYLOADS: dict[str, str] = {
     "log4shell lookup": "${jndi:ldap://127.0.0.1/a}",
     "CRLF injection": "dana\r\nSet-Cookie: a=b",
     "over-long (300 characters)": "a" * 300,
-    "huge (100 000 characters)": "a" * 100_000,
+    # words, not one run of letters: evidence redaction of long letter runs is slow (see the report)
+    "huge (100 000 characters)": ("huge " * 20_000),
 }
 
 
@@ -284,6 +285,32 @@ def payload(name: str) -> str:
 
 #: Bodies larger than any legitimate request (the app refuses more than 1 MB; nginx's default is 1 MB).
 OVERSIZED_BODY_BYTES = 2_000_000
+
+
+class OversizedBody:
+    """A JSON-looking request body of ``size`` bytes, streamed in chunks (sent chunked, without a
+    Content-Length, so the server must count what it reads). Its text in the evidence is one line."""
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, size: int = OVERSIZED_BODY_BYTES, head: str = '{"bio": "') -> None:
+        self.size = size
+        self.head = head.encode()
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        sent = len(self.head)
+        filler = b"huge " * (self.CHUNK // 5)
+        while sent < self.size:
+            part = filler[: self.size - sent]
+            sent += len(part)
+            yield part
+        yield b'"}'
+
+    def __str__(self) -> str:
+        return f"<{self.size} bytes of filler, streamed>"
+
+    __repr__ = __str__
 
 
 def is_client_refusal(*allowed: int) -> Matcher[Any]:

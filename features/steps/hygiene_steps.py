@@ -54,8 +54,8 @@ register_type(Answer=_choices(*ANSWERS), Provocation=_choices(*PROVOCATIONS),
 
 
 def _oversized(client: PermisoClient, path: str) -> Any:
-    body = b'{"username": "' + b"a" * security_checks.OVERSIZED_BODY_BYTES + b'"}'
-    return client.request("POST", path, data=body, headers={"Content-Type": "application/json"})
+    return client.request("POST", path, data=security_checks.OversizedBody(),
+                          headers={"Content-Type": "application/json"})
 
 
 def _receive(context: Any, answer: str) -> Any:

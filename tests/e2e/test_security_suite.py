@@ -44,8 +44,9 @@ def _wired(name: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------- green
+@pytest.mark.timeout(1500)
 def test_security_features_are_green_on_the_clean_reference(tmp_path: Path) -> None:
-    run = run_behave(MY_FEATURES, tmp_path, timeout=900)
+    run = run_behave(MY_FEATURES, tmp_path, timeout=1400)
     passed, failed = _counts(run.output)
     assert run.returncode == 0, run.output[-4000:]
     assert failed == 0
@@ -78,6 +79,7 @@ FAULTS: list[tuple[str, str, str]] = [
 ]
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize(("fault", "feature", "name"), FAULTS, ids=[f[0] for f in FAULTS])
 def test_the_matching_scenarios_fail_with_the_fault(tmp_path: Path, fault: str, feature: str, name: str) -> None:
     run = run_behave([f"{SECURITY}/{feature}.feature", "-n", name, "-D", f"PERMISO_REFERENCE_FAULTS={fault}"],
@@ -87,6 +89,7 @@ def test_the_matching_scenarios_fail_with_the_fault(tmp_path: Path, fault: str, 
     assert failed >= 1, run.output[-4000:]
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize(("feature", "name"), sorted({(f[1], f[2]) for f in FAULTS}))
 def test_the_same_selections_pass_without_a_fault(tmp_path: Path, feature: str, name: str) -> None:
     """Control for the red runs: each selection is green on the clean reference."""
@@ -135,6 +138,7 @@ def _reference(tmp_path: Path, *extra: str) -> Iterator[RunningReference]:
 
 
 @pytest.mark.skipif(not _wired("install"), reason="security_checks.install is not wired into before_all yet")
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("fault", ["", "rate_limit_off"])
 def test_the_rate_limit_is_checked_on_a_target_with_a_limiter(tmp_path: Path, fault: str) -> None:
     extra = ["--auth-rate-limit", "5"] + (["--faults", fault] if fault else [])
@@ -163,6 +167,7 @@ def _all_output(run_output: str, tmp_path: Path) -> dict[str, str]:
     return texts
 
 
+@pytest.mark.timeout(1200)
 def test_no_secret_or_token_in_any_output_of_a_faulty_run(tmp_path: Path) -> None:
     """With faults that echo passwords and print tracebacks, scenarios fail and attach their exchanges;
     still no configured password, client secret, signing key, submitted password or JWT may appear in
