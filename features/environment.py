@@ -17,6 +17,10 @@ def before_scenario(context, scenario):
     run.before_scenario(context, scenario)
 
 
+def after_step(context, step):
+    run.after_step(context, step)
+
+
 def after_scenario(context, scenario):
     run.after_scenario(context, scenario)
 

@@ -24,6 +24,7 @@ FAULTS: dict[str, str] = {
     'signature_not_verified': 'bearer JWT signatures are not verified (claims still checked)',
     'alg_none_accepted': 'tokens with `alg: none` and an empty signature are accepted',
     'issuer_not_checked': '`iss` is not checked',
+    'audience_not_checked': '`aud` is not checked (D6)',
     'refresh_as_access': 'refresh tokens are accepted as bearer access tokens (D5)',
     'refresh_reuse': 'a refresh token stays usable after it was rotated',
     'refresh_ignores_revocation': 'refresh works after logout / session end (D7)',

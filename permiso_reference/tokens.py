@@ -112,7 +112,7 @@ def _b64json(part: str) -> dict[str, Any]:
 def decode(state: Any, token: str, *, bearer: bool, check_revocation: bool = True) -> dict[str, Any]:
     """Validate a JWT and return its claims, or raise TokenError with the reason.
 
-    Checks, in order: format, algorithm (HS256 only), signature, ``exp``, ``nbf``/``iat``, ``iss``,
+    Checks, in order: format, algorithm (HS256 only), signature, ``exp``, ``nbf``/``iat``, ``iss``, ``aud``,
     revocation list. Token *type*, session and subject checks are the caller's.
     """
     parts = token.split(".")
@@ -155,6 +155,12 @@ def decode(state: Any, token: str, *, bearer: bool, check_revocation: bool = Tru
                 raise TokenError("Token is not yet valid")
     if claims.get("iss") != ISSUER and not (bearer and fault(state, "issuer_not_checked")):
         raise TokenError("Invalid token issuer")
+    # A.4 does not promise an audience check (D6 records that Permiso skips it); a security reviewer
+    # expects it (RFC 8725 §3.9), so the reference checks that it is one of the token's audiences.
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if ISSUER not in audiences and not (bearer and fault(state, "audience_not_checked")):
+        raise TokenError("Invalid token audience")
     jti = claims.get("jti")
     if not isinstance(jti, str) or not isinstance(claims.get("sub"), str):
         raise TokenError("Invalid token claims")

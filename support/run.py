@@ -198,6 +198,10 @@ def before_all(context: Any) -> None:
     from support import provisioning  # local: keeps hook import cheap for --dry-run
 
     state.capabilities.update(provisioning.probe_capabilities(settings, target, admin))
+    from support import security_checks
+
+    # The hygiene watch (headers, leaks) on every response of the run; adds the auth_rate_limit capability.
+    security_checks.install(context)
     state.provisioned = provisioning.provision_configured_accounts(settings, admin, state.capabilities)
     admin.sign_out()
     _write_metadata(state)
@@ -312,6 +316,13 @@ def after_scenario(context: Any, scenario: Any) -> None:
             duration_s=float(getattr(scenario, "duration", 0.0) or 0.0),
             skip_reason=getattr(scenario, "skip_reason", None),
         )
+
+
+def after_step(context: Any, step: Any) -> None:
+    """Fail the step that saw a response breaking the run-wide hygiene rules (A.1, A.11)."""
+    from support import security_checks
+
+    security_checks.after_step(context, step)
 
 
 def after_feature(context: Any, feature: Any) -> None:

@@ -247,11 +247,6 @@ def install(context: Any) -> None:
         capabilities[AUTH_RATE_LIMIT] = rate_limit_reason(context.settings, context.target, capabilities)
 
 
-def strict_checks_selected(tag_expression: Any) -> bool:
-    """True when the run's tag selection names ``rfc_strict`` (RFC-strict checks are opt-in)."""
-    return "rfc_strict" in str(tag_expression or "")
-
-
 # ---------------------------------------------------------------------------------------- hostile input
 #: Named hostile values for the input-handling outlines (a name not listed is used literally).
 PAYLOADS: dict[str, str] = {

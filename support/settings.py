@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     permiso_jwt_secret: SecretStr | None = None
     permiso_reference_faults: str = ""
     permiso_max_expiry_wait_seconds: float = 30
+    # None: judged from the target (a deployment behind the TLS front is limited, Part B); true/false wins.
+    permiso_auth_rate_limited: bool | None = None
     permiso_run_id: str = Field(default_factory=_new_run_id)
     docker_host: str | None = None
 

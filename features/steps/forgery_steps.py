@@ -131,13 +131,6 @@ def given_mallory_holds_signed_copy(context: Any, who: str, defect: str) -> None
     book.last_actor = someone.name
 
 
-@given("checks stricter than Permiso's contract were asked for")
-def given_strict_checks_asked_for(context: Any) -> None:
-    if not security_checks.strict_checks_selected(getattr(context.config, "tag_expression", "")):
-        context.scenario.skip("an @rfc_strict check beyond the contract (A.4); select it with "
-                              "--tags=@rfc_strict to evaluate it")
-
-
 @when("Mallory presents the forged token to ask who is signed in")
 def when_mallory_presents_forged_token(context: Any) -> None:
     mallory = flows.attacker(context)

@@ -94,6 +94,11 @@ def _issuer(api: Api, faulty: bool) -> None:
     _bearer_probe(api, faulty, lambda t: resign(t, iss="https://evil.example"), _expired_token)
 
 
+@register("audience_not_checked")
+def _audience(api: Api, faulty: bool) -> None:
+    _bearer_probe(api, faulty, lambda t: resign(t, aud=["https://other.example"]), _expired_token)
+
+
 @register("refresh_as_access")
 def _refresh_as_access(api: Api, faulty: bool) -> None:
     user = api.create_user()

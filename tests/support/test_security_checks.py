@@ -155,10 +155,6 @@ def test_install_adds_the_capability(watch: sc.HygieneWatch) -> None:
         watch.unsubscribe()
 
 
-def test_strict_checks_are_opt_in() -> None:
-    assert sc.strict_checks_selected("( security and rfc_strict )")
-    assert not sc.strict_checks_selected("security")
-    assert not sc.strict_checks_selected(None)
 
 
 # ---------------------------------------------------------------------------------------- matchers
