@@ -55,8 +55,12 @@ _FORM_FIELD_RE = re.compile(rf"(?P<key>(?<![A-Za-z0-9_]){_KEY_NAME})=(?P<value>[
 _JSON_PAIR_RE = re.compile(
     r"(?P<head>\"(?P<key>[^\"\\]{1,80})\"\s*:\s*)(?P<value>\"(?:[^\"\\]|\\.)*\")"
 )
-_URL_USERINFO_RE = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@",
-                              re.IGNORECASE)
+# The look-behind anchors the scheme at a word start and the bound keeps it short: without them a long
+# run of letters is tried from every position (quadratic: 10 000 letters took 0.8 s, 2 MB never ended).
+_URL_USERINFO_RE = re.compile(
+    r"(?<![a-z0-9+.-])(?P<scheme>[a-z][a-z0-9+.-]{0,31}://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@",
+    re.IGNORECASE,
+)
 
 
 def is_sensitive_key(key: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -66,9 +67,18 @@ def run_behave(
     run_env = clean_env(env)
     run_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), run_env.get("PYTHONPATH", "")]))
     started = time.monotonic()
-    proc = subprocess.run(
-        argv, cwd=tmp_path, env=run_env, capture_output=True, text=True, timeout=timeout, check=False
+    # Own session: on a timeout the whole group goes (behave *and* the embedded server it started).
+    child = subprocess.Popen(
+        argv, cwd=tmp_path, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        raise
+    proc = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
     plain = (tmp_path / "plain.txt").read_text() if (tmp_path / "plain.txt").exists() else ""
     return BehaveRun(proc.returncode, proc.stdout + proc.stderr + plain, time.monotonic() - started, tmp_path)
 
