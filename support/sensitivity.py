@@ -181,8 +181,15 @@ def parse_fault_list(text: str) -> dict[str, str]:
 
 def behave_argv(request: RunRequest, python: str = sys.executable) -> list[str]:
     """The behave command line for one run; all outputs go below the request's workdir."""
+    # The snapshot of support/ (beside the features snapshot, see snapshot_suite) comes first on sys.path.
+    suite_root = Path(request.selection.paths[0]).resolve() if request.selection.paths else None
+    while suite_root is not None and suite_root.name != "features" and suite_root != suite_root.parent:
+        suite_root = suite_root.parent
+    prelude = "import sys; "
+    if suite_root is not None and (suite_root.parent / "support").is_dir():
+        prelude += f"sys.path.insert(0, {str(suite_root.parent)!r}); "
     argv = [
-        python, "-m", "behave", "--no-color",
+        python, "-c", prelude + "from behave.__main__ import main; sys.exit(main(sys.argv[1:]))", "--no-color",
         "-f", "plain", "-o", str(request.workdir / "plain.txt"),
         "--junit", "--junit-directory", str(request.workdir / "junit"),
         # Always the embedded reference server, whatever the caller's environment points at.
@@ -293,13 +300,18 @@ def run_behave(request: RunRequest) -> RunOutcome:
 
 
 def snapshot_features(source: Path, workroot: Path) -> Path:
-    """Copy the features folder (steps included) once, so the baseline and every fault run see one suite.
+    """Copy `features/` (steps included) and `support/` once, so the baseline and every fault run see one suite.
 
-    Others may edit `features/` while a sensitivity run is going on; without the snapshot, runs minutes
-    apart could measure different suites (or a half-saved step file).
+    Others may edit the checkout while a sensitivity run is going on; without the snapshot, runs minutes
+    apart could measure different suites (or a half-saved module) and count the breakage as a catch.
+    Each behave run puts the snapshot's folder first on `sys.path` (behave_argv), so its steps import the
+    snapshot of `support/`.
     """
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     dest = workroot / "features"
-    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(source, dest, ignore=ignore)
+    support_dir = Path(__file__).resolve().parent
+    shutil.copytree(support_dir, workroot / "support", ignore=ignore)
     return dest
 
 

@@ -112,7 +112,7 @@ def test_parse_junit(tmp_path: Path) -> None:
 def test_behave_argv_puts_every_output_in_the_run_folder_and_turns_on_one_fault(tmp_path: Path) -> None:
     selection = Selection("narrow", ("/f/authentication",), ("@auth", "not @slow"), "narrow: authentication")
     argv = behave_argv(RunRequest("lockout_never", selection, tmp_path), python="py")
-    assert argv[:3] == ["py", "-m", "behave"]
+    assert argv[:2] == ["py", "-c"] and "from behave.__main__ import main" in argv[2]
     assert "PERMISO_REFERENCE_FAULTS=lockout_never" in argv and "PERMISO_BASE_URL=" in argv
     assert argv[argv.index("--junit-directory") + 1] == str(tmp_path / "junit")
     assert argv[argv.index("-o") + 1] == str(tmp_path / "plain.txt")
@@ -139,3 +139,11 @@ def test_parse_plain_failures_reads_a_run_that_was_stopped_midway(tmp_path: Path
         "Every answer is hardened: broken",
     ]
     assert parse_plain_failures(tmp_path / "missing.txt") == []
+
+
+def test_behave_argv_puts_the_support_snapshot_first_on_the_path(tmp_path: Path) -> None:
+    (tmp_path / "features" / "tokens").mkdir(parents=True)
+    (tmp_path / "support").mkdir()
+    selection = Selection("narrow", (str(tmp_path / "features" / "tokens"),), (), "narrow: tokens")
+    argv = behave_argv(RunRequest("revoke_noop", selection, tmp_path / "run"), python="py")
+    assert f"sys.path.insert(0, {str(tmp_path)!r})" in argv[2]
