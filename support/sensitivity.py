@@ -58,6 +58,8 @@ DEFAULT_RUN_TIMEOUT_S = 240.0
 BASELINE_TIMEOUT_FACTOR = 4.0
 #: What `support.run` prints when a selection picks no scenario (kept in one place there).
 NOTHING_SELECTED_MARKER = "no scenario matched"
+#: Feature folders whose scenarios judge response times: in the baseline they run alone, not beside a shard.
+SOLO_DOMAINS = ("performance",)
 #: How many failing scenarios the table names before "(+N more)".
 TABLE_SCENARIOS = 2
 
@@ -300,7 +302,7 @@ def run_behave(request: RunRequest) -> RunOutcome:
 
 
 def snapshot_features(source: Path, workroot: Path) -> Path:
-    """Copy `features/` (steps included) and `support/` once, so the baseline and every fault run see one suite.
+    """Copy `features/`, `support/` and top-level modules (locustfile.py) once: every run sees one suite.
 
     Others may edit the checkout while a sensitivity run is going on; without the snapshot, runs minutes
     apart could measure different suites (or a half-saved module) and count the breakage as a catch.
@@ -312,6 +314,8 @@ def snapshot_features(source: Path, workroot: Path) -> Path:
     shutil.copytree(source, dest, ignore=ignore)
     support_dir = Path(__file__).resolve().parent
     shutil.copytree(support_dir, workroot / "support", ignore=ignore)
+    for module in support_dir.parent.glob("*.py"):  # top-level files support/ locates beside itself
+        shutil.copy2(module, workroot / module.name)
     return dest
 
 
@@ -454,10 +458,10 @@ def run_sensitivity(
         pending: dict[cf.Future[RunOutcome], _Group] = {}
 
         def submit(fault: str | None, selection: Selection, attempt: int = 0,
-                   subset: Sequence[Path] | None = None) -> _Group:
+                   subset: Sequence[Path] | None = None, parts: int = jobs) -> _Group:
             limit = timeout_s * (BASELINE_TIMEOUT_FACTOR if fault is None else 1.0)
             shards = (
-                split_selection(selection, subset if subset is not None else files, weights, jobs)
+                split_selection(selection, subset if subset is not None else files, weights, parts)
                 if selection.is_full and files else [selection]
             )
             group = _Group(fault, selection, attempt, len(shards), subset)
@@ -479,11 +483,20 @@ def run_sensitivity(
 
         progress("baseline: the suite against the clean reference server ...")
         baseline_sel = full_selection(features_dir, tags, reason="clean baseline")
-        submit(None, baseline_sel)
-        baseline: RunOutcome | None = None
-        while baseline is None:
-            for _, outcome in finished_groups():
-                baseline = outcome
+        # Response-time budgets are judged on an otherwise idle machine: those features run on their own,
+        # after the parallel shards of the rest.
+        solo = [f for f in files if f.relative_to(features_dir).parts[0] in SOLO_DOMAINS]
+        parts: list[RunOutcome] = []
+        for subset, shards in (([f for f in files if f not in solo], jobs), (solo, 1)):
+            if not subset and files:
+                continue
+            submit(None, baseline_sel, subset=subset if files else None, parts=shards)
+            while pending:
+                parts += [outcome for _, outcome in finished_groups()]
+            if not files:
+                break
+        baseline = merge_outcomes(parts)
+        baseline.seconds = time.monotonic() - started
         report.baseline = _run_record(baseline_sel, baseline, min(jobs, max(1, len(files))))
         report.baseline["feature_seconds"] = dict(sorted(baseline.feature_seconds.items()))
         report.baseline_green = baseline.green
