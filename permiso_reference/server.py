@@ -130,12 +130,20 @@ class _QuietShutdown(logging.Filter):
 logging.getLogger("uvicorn.error").addFilter(_QuietShutdown())
 
 
+#: Largest request head (request line + headers) the app gets to answer itself.
+MAX_REQUEST_HEAD_BYTES = 1024 * 1024
+
+
 class _Listener:
     """One uvicorn server on a pre-bound socket, in a daemon thread."""
 
     def __init__(self, app: Any, sock: socket.socket, **ssl: Any) -> None:
+        # h11 answers a request head over its limit (16 KiB) with a bare 400 of its own, below the app and
+        # so without the contract's security headers (A.1). Raised to the body cap, the app sees such
+        # requests and answers them in the contract's shape (414/422, headers included).
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                server_header=False, timeout_graceful_shutdown=0.3, **ssl)
+                                server_header=False, timeout_graceful_shutdown=0.3,
+                                h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, **ssl)
         self.server = uvicorn.Server(config)
         self.sock = sock
         self.thread = threading.Thread(target=self._run, name="permiso-reference", daemon=True)

@@ -143,7 +143,7 @@ class HygieneWatch:
         with self._lock:
             self.checked += 1
             if problems:
-                where = f"{exchange.method} {redaction.redact_url(exchange.url)} -> {exchange.status}"
+                where = f"{exchange.method} {_short(redaction.redact_url(exchange.url))} -> {exchange.status}"
                 self.findings.append(Finding(where, tuple(problems)))
 
     def subscribe(self) -> None:
@@ -236,6 +236,11 @@ def rate_limit_reason(settings: Any, target: Any, capabilities: Mapping[str, str
     if capabilities.get("tls_front"):
         return "the target has no TLS front, where the auth rate limit lives (Part B)"
     return None
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """A finding names its request; a hostile 100 KB URL must not become a 100 KB message."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def install(context: Any) -> None:

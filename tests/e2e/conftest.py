@@ -80,7 +80,8 @@ def run_behave(
         raise
     proc = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
     plain = (tmp_path / "plain.txt").read_text() if (tmp_path / "plain.txt").exists() else ""
-    return BehaveRun(proc.returncode, proc.stdout + proc.stderr + plain, time.monotonic() - started, tmp_path)
+    # plain first: the tail (what assertion messages show) is then behave's summary and failing scenarios
+    return BehaveRun(proc.returncode, plain + proc.stdout + proc.stderr, time.monotonic() - started, tmp_path)
 
 
 @dataclass
@@ -98,6 +99,8 @@ class RunningReference:
             "PERMISO_JWT_SECRET": self.jwt_secret,
             "PERMISO_LOCKOUT_MINUTES": str(2 / 60),
             "PERMISO_AUTH_RATE_PER_SECOND": "50",
+            # a front URL is given but no limiter runs in front of this server
+            "PERMISO_AUTH_RATE_LIMITED": "false",
             **extra,
         }
 

@@ -11,12 +11,14 @@ the project's Allure formatter and with allure-behave's hooks mode (a config wit
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -149,6 +151,14 @@ def test_infrastructure_and_rate_limit_scenarios_pass_through_the_front(tmp_path
 
 
 # ---------------------------------------------------------------------------------------- behavex
+def _short_output_dir() -> str:
+    """behavex puts multiprocessing's AF_UNIX sockets under its output folder; a pytest tmp_path (longer
+    still under xdist) passes the 108-byte socket-path limit, so the output goes to a short /tmp dir."""
+    out = tempfile.mkdtemp(prefix="bhx-", dir="/tmp")
+    atexit.register(shutil.rmtree, out, True)
+    return out
+
+
 BEHAVEX_SUBSET = ["features/infrastructure", "features/tokens", "features/authentication/lockout.feature"]
 
 
@@ -166,7 +176,7 @@ def test_behavex_two_processes_green_with_allure_attachments(tmp_path: Path, all
         '[tool.behave.userdata]\n"AllureFormatter.hide_excluded" = "true"\n')
     env = clean_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    argv = [behavex, "--parallel-processes", "2", "--parallel-scheme", "feature", "-o", str(tmp_path / "bhx"),
+    argv = [behavex, "--parallel-processes", "2", "--parallel-scheme", "feature", "-o", _short_output_dir(),
             *(str(ROOT / p) for p in BEHAVEX_SUBSET)]
     proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
     output = proc.stdout + proc.stderr
@@ -192,7 +202,7 @@ def test_behavex_with_a_misspelled_tag_fails(tmp_path: Path) -> None:
         pytest.skip("behavex is not installed (pip install -e '.[test]')")
     env = clean_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    argv = [behavex, "--parallel-processes", "2", "--parallel-scheme", "feature", "-o", str(tmp_path / "bhx"),
+    argv = [behavex, "--parallel-processes", "2", "--parallel-scheme", "feature", "-o", _short_output_dir(),
             "-t", "@no_such_tag_anywhere", str(ROOT / "features" / "infrastructure")]
     proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode != 0, (proc.stdout + proc.stderr)[-3000:]
