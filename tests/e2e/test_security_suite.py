@@ -145,7 +145,8 @@ def test_the_rate_limit_is_checked_on_a_target_with_a_limiter(tmp_path: Path, fa
     extra = ["--auth-rate-limit", "5"] + (["--faults", fault] if fault else [])
     with _reference(tmp_path, *extra) as ref:
         run = run_behave([f"{SECURITY}/rate_limits.feature"], tmp_path,
-                         env=ref.env(PERMISO_AUTH_RATE_PER_SECOND="4"), timeout=600)
+                         env=ref.env(PERMISO_AUTH_RATE_PER_SECOND="4", PERMISO_AUTH_RATE_LIMITED="true"),
+                         timeout=600)
     passed, failed = _counts(run.output)
     if fault:
         assert run.returncode != 0 and failed >= 1, run.output[-4000:]
