@@ -152,6 +152,21 @@ def scopes_of(response: ApiResponse) -> list[str]:
     return sorted(text.split()) if isinstance(text, str) else []
 
 
+def choice_of(*options: str) -> Any:
+    """A behave parse type matching exactly one of ``options`` (longest first, parentheses literal).
+
+    Lets a step phrase name one row of a catalogue (forgeries, provocations...) and fail to match, rather
+    than guess, when a feature names something the catalogue lacks.
+    """
+    pattern = "|".join(sorted((o.replace("(", r"\(").replace(")", r"\)") for o in options), key=len, reverse=True))
+
+    @with_pattern(pattern)
+    def parse(text: str) -> str:
+        return text
+
+    return parse
+
+
 @with_pattern(r"[A-Z][a-z]+|the configured user|she|he|they")
 def parse_who(text: str) -> str:
     """A person named in a step: a capitalised name, the configured user, or a pronoun."""

@@ -14,7 +14,6 @@ from typing import Any
 
 from behave import given, register_type, then, when
 from hamcrest import assert_that
-from parse import with_pattern
 
 from support import flows, jwt_forge, security_checks
 from support.actors import service_actor
@@ -30,15 +29,6 @@ register_type(Who=flows.parse_who, Their=flows.parse_their)
 
 
 # ---------------------------------------------------------------------------------------- phrases
-def _choices(*options: str) -> Any:
-    pattern = "|".join(sorted((o.replace("(", r"\(").replace(")", r"\)") for o in options), key=len,
-                              reverse=True))
-
-    @with_pattern(pattern)
-    def parse(text: str) -> str:
-        return text
-
-    return parse
 
 
 def _admin_subject(context: Any) -> dict[str, Any]:
@@ -81,15 +71,15 @@ INVALID_TOKENS = ("a garbage string", "her access token with the algorithm none"
                   "her access token signed with another key")
 
 register_type(
-    Forgery=_choices(*FORGERIES),
-    SignedDefect=_choices(*SIGNED_DEFECTS),
-    Malformed=_choices(*jwt_forge.MALFORMED),
-    BearerUse=_choices(*BEARER_USES),
-    WrongFormat=_choices(*WRONG_FORMATS),
-    Missing=_choices(*MISSING),
-    Credentials=_choices(*CREDENTIALS),
-    TokenGrant=_choices(*TOKEN_GRANTS),
-    InvalidToken=_choices(*INVALID_TOKENS),
+    Forgery=flows.choice_of(*FORGERIES),
+    SignedDefect=flows.choice_of(*SIGNED_DEFECTS),
+    Malformed=flows.choice_of(*jwt_forge.MALFORMED),
+    BearerUse=flows.choice_of(*BEARER_USES),
+    WrongFormat=flows.choice_of(*WRONG_FORMATS),
+    Missing=flows.choice_of(*MISSING),
+    Credentials=flows.choice_of(*CREDENTIALS),
+    TokenGrant=flows.choice_of(*TOKEN_GRANTS),
+    InvalidToken=flows.choice_of(*INVALID_TOKENS),
 )
 
 

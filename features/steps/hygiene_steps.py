@@ -26,17 +26,6 @@ register_type(Who=flows.parse_who, Their=flows.parse_their)
 security_checks.WATCH.subscribe()
 
 
-def _choices(*options: str) -> Any:
-    from parse import with_pattern
-
-    pattern = "|".join(sorted((o.replace("(", r"\(").replace(")", r"\)") for o in options), key=len,
-                              reverse=True))
-
-    @with_pattern(pattern)
-    def parse(text: str) -> str:
-        return text
-
-    return parse
 
 
 ANSWERS = ("a health report", "a token answer", "a newly created account", "an answer without content",
@@ -49,8 +38,8 @@ PROVOCATIONS = ("a null byte in the username at sign-in", "an over-long username
 PLAIN_REQUESTS = ("her sign-in", "her refresh token", "a question who is signed in, with her token",
                   "an introspection of her token", "a sign-out, with her token")
 
-register_type(Answer=_choices(*ANSWERS), Provocation=_choices(*PROVOCATIONS),
-              PlainRequest=_choices(*PLAIN_REQUESTS))
+register_type(Answer=flows.choice_of(*ANSWERS), Provocation=flows.choice_of(*PROVOCATIONS),
+              PlainRequest=flows.choice_of(*PLAIN_REQUESTS))
 
 
 def _oversized(client: PermisoClient, path: str) -> Any:
