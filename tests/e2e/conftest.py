@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -113,30 +114,38 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def reference_server(tmp_path: Path) -> Iterator[RunningReference]:
-    """A reference Permiso started on its own, like a deployment the suite did not start."""
+@contextlib.contextmanager
+def start_reference(tmp_path: Path, *extra: str) -> Iterator[RunningReference]:
+    """A reference Permiso started on its own (known secret, extra `serve` options), like a deployment
+    the suite did not start; stopped on exit."""
     port, http_port = free_port(), free_port()
     secret = "e2e-" + os.urandom(12).hex()
     argv = [
         sys.executable, "-c", "import sys; from permiso_reference.cli import main; sys.exit(main())",
         "serve", "--port", str(port), "--tls", "--http-port", str(http_port),
-        "--db", str(tmp_path / "ref.db"), "--jwt-secret", secret, "--lockout-seconds", "2", "--quiet",
+        "--db", str(tmp_path / "ref.db"), f"--jwt-secret={secret}", "--lockout-seconds", "2", "--quiet", *extra,
     ]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"https://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if requests.get(base + "/health", verify=False, timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        assert proc.poll() is None, "reference server exited during start"
-        assert time.monotonic() < deadline, "reference server did not become healthy"
-        time.sleep(0.05)
+    deadline = time.monotonic() + 30
     try:
+        while True:
+            try:
+                if requests.get(base + "/health", verify=False, timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert proc.poll() is None, "reference server exited during start"
+            assert time.monotonic() < deadline, "reference server did not become healthy"
+            time.sleep(0.05)
         yield RunningReference(base, f"http://127.0.0.1:{http_port}", secret, proc)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def reference_server(tmp_path: Path) -> Iterator[RunningReference]:
+    """A reference Permiso started on its own, like a deployment the suite did not start."""
+    with start_reference(tmp_path) as ref:
+        yield ref

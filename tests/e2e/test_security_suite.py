@@ -7,19 +7,12 @@ costs a server start and a few scenarios.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests.e2e.conftest import ROOT, RunningReference, free_port, run_behave
+from tests.e2e.conftest import ROOT, run_behave, start_reference
 
 SECURITY = "features/security"
 MY_FEATURES = [f"{SECURITY}/{name}.feature" for name in (
@@ -111,31 +104,6 @@ def test_the_run_wide_watch_fails_scenarios_of_other_features(tmp_path: Path, fa
 
 
 # ---------------------------------------------------------------------------------------- rate limit
-@contextlib.contextmanager
-def _reference(tmp_path: Path, *extra: str) -> Iterator[RunningReference]:
-    """A reference Permiso started like a deployment (its own process, known secret, extra options)."""
-    port, http_port = free_port(), free_port()
-    secret = "e2e-sec-" + os.urandom(12).hex()
-    argv = [sys.executable, "-c", "import sys; from permiso_reference.cli import main; sys.exit(main())",
-            "serve", "--port", str(port), "--tls", "--http-port", str(http_port), "--db", str(tmp_path / "ref.db"),
-            f"--jwt-secret={secret}", "--lockout-seconds", "2", "--quiet", *extra]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"https://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            try:
-                if requests.get(base + "/health", verify=False, timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert proc.poll() is None, "reference server exited during start"
-            assert time.monotonic() < deadline, "reference server did not become healthy"
-            time.sleep(0.1)
-        yield RunningReference(base, f"http://127.0.0.1:{http_port}", secret, proc)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.mark.skipif(not _wired("install"), reason="security_checks.install is not wired into before_all yet")
@@ -143,7 +111,7 @@ def _reference(tmp_path: Path, *extra: str) -> Iterator[RunningReference]:
 @pytest.mark.parametrize("fault", ["", "rate_limit_off"])
 def test_the_rate_limit_is_checked_on_a_target_with_a_limiter(tmp_path: Path, fault: str) -> None:
     extra = ["--auth-rate-limit", "5"] + (["--faults", fault] if fault else [])
-    with _reference(tmp_path, *extra) as ref:
+    with start_reference(tmp_path, *extra) as ref:
         run = run_behave([f"{SECURITY}/rate_limits.feature"], tmp_path,
                          env=ref.env(PERMISO_AUTH_RATE_PER_SECOND="4", PERMISO_AUTH_RATE_LIMITED="true"),
                          timeout=600)
@@ -174,7 +142,7 @@ def test_no_secret_or_token_in_any_output_of_a_faulty_run(tmp_path: Path) -> Non
     """With faults that echo passwords and print tracebacks, scenarios fail and attach their exchanges;
     still no configured password, client secret, signing key, submitted password or JWT may appear in
     the console, the JUnit XML or the Allure results."""
-    with _reference(tmp_path, "--faults", "validation_echoes_input,traceback_in_500,enumeration_message") as ref:
+    with start_reference(tmp_path, "--faults", "validation_echoes_input,traceback_in_500,enumeration_message") as ref:
         run = run_behave([f"{SECURITY}/headers_and_hygiene.feature", f"{SECURITY}/oauth_semantics.feature",
                           f"{SECURITY}/enumeration.feature", "-n", "echo|internals|same answer|validation error|"
                           "Wrong credentials|must not be cached"],
