@@ -8,6 +8,12 @@ escaped, so a too-narrow entry costs time, never a wrong verdict.
 
 Paths that do not exist are dropped (and reported), so the map can name a domain folder before its first
 feature lands; when nothing is left, the selection falls back to the full suite.
+
+An entry may also carry `settings = { NAME = "value" }`: suite settings the target needs for the fault to
+be observable at all (e.g. an auth rate limit on the embedded server for `rate_limit_off`). They are a
+general mechanism, not a verdict: the sensitivity run passes them as `-D NAME=value` to the fault's runs
+and runs a clean control with the same settings, which must be green, before a failure counts as a catch.
+Names must be fields of :class:`support.settings.Settings` (case-insensitive), so a typo fails loudly.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ FEATURES_DIR = Path(__file__).resolve().parents[1] / "features"
 #: The map itself.
 DEFAULT_MAP_PATH = FEATURES_DIR / "fault_map.toml"
 
-_ENTRY_KEYS = {"paths", "full", "tags", "why"}
+_ENTRY_KEYS = {"paths", "full", "tags", "why", "settings"}
 
 
 class FaultMapError(ValueError):
@@ -38,6 +44,8 @@ class MapEntry:
     paths: tuple[str, ...] | None
     why: str
     tags: str | None = None
+    #: Suite settings (upper-case env names -> value) the target needs for this fault to be observable.
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def full(self) -> bool:
@@ -78,6 +86,11 @@ class FaultMap:
     def unknown(self, faults: Iterable[str]) -> list[str]:
         """Map entries that name no fault of the reference (stale or misspelled)."""
         return sorted(set(self.entries) - set(faults))
+
+    def settings(self, fault: str) -> tuple[tuple[str, str], ...]:
+        """The settings (NAME, value) the fault's runs need, in map order; () when none or no entry."""
+        entry = self.entries.get(fault)
+        return entry.settings if entry is not None else ()
 
     def selection(
         self, fault: str, *, features_dir: Path = FEATURES_DIR, extra_tags: Iterable[str] = ()
@@ -135,7 +148,43 @@ def _entry(fault: str, raw: Any) -> MapEntry:
             if Path(p).is_absolute() or ".." in Path(p).parts:
                 raise FaultMapError(f"fault map entry {fault!r}: path {p!r} must be relative to features/")
     return MapEntry(fault, None if full else tuple(p.strip().rstrip("/") for p in paths), why.strip(),
-                    tags.strip() if tags else None)
+                    tags.strip() if tags else None, _entry_settings(fault, raw.get("settings")))
+
+
+def setting_names() -> frozenset[str]:
+    """The names a map entry may set: the suite's settings fields (lower case, as Settings keeps them)."""
+    from support.settings import Settings  # imported late: the map parser stays usable without pydantic set up
+
+    return frozenset(name.lower() for name in Settings.model_fields)
+
+
+def _entry_settings(fault: str, raw: Any) -> tuple[tuple[str, str], ...]:
+    """Validate an entry's `settings` table: known setting names, scalar values, given as strings for `-D`."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping) or not raw:
+        raise FaultMapError(f"fault map entry {fault!r}: 'settings' must be a non-empty table like "
+                            f"{{ NAME = \"value\" }}")
+    known = setting_names()
+    reserved = {"permiso_reference_faults", "permiso_base_url", "permiso_http_url"}
+    result: list[tuple[str, str]] = []
+    for name, value in raw.items():
+        if str(name).strip().lower() not in known:
+            raise FaultMapError(f"fault map entry {fault!r}: {name!r} in 'settings' is not a suite setting "
+                                f"(see support/settings.py)")
+        if str(name).strip().lower() in reserved:
+            raise FaultMapError(f"fault map entry {fault!r}: {name!r} is set by the sensitivity run itself "
+                                f"(the fault and the embedded target), not by the map")
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            text = str(value)
+        else:
+            raise FaultMapError(f"fault map entry {fault!r}: setting {name!r} must be a string or number")
+        if "\n" in text or "\r" in text:
+            raise FaultMapError(f"fault map entry {fault!r}: setting {name!r} must be one line")
+        result.append((str(name).strip().upper(), text))
+    return tuple(result)
 
 
 def parse_fault_map(text: str, source: Path | None = None) -> FaultMap:

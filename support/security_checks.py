@@ -224,15 +224,17 @@ def rate_limit_reason(settings: Any, target: Any, capabilities: Mapping[str, str
 
     An explicit setting ``PERMISO_AUTH_RATE_LIMITED`` (true/false) wins when settings offer it.
     Otherwise: a deployment behind the TLS front is limited (contract Part B: the front rate-limits
-    per client IP); the embedded reference server starts with its limiter off (decisions.md); a target
-    without the front has no documented limiter.
+    per client IP); the embedded reference server starts with its limiter off (decisions.md) unless
+    ``PERMISO_REFERENCE_AUTH_RATE_LIMIT`` gave it one; a target without the front has no documented limiter.
     """
     explicit = getattr(settings, "permiso_auth_rate_limited", None)
     if explicit is not None:
         return None if explicit else "PERMISO_AUTH_RATE_LIMITED=false: the target has no auth rate limit"
     if getattr(target, "embedded", False):
+        if getattr(settings, "permiso_reference_auth_rate_limit", None) is not None:
+            return None  # started with a limiter like the front's (PERMISO_REFERENCE_AUTH_RATE_LIMIT)
         return ("the embedded reference server runs without an auth rate limit (the nginx front's limit, "
-                "Part B, is only present on a deployment)")
+                "Part B, is only present on a deployment; PERMISO_REFERENCE_AUTH_RATE_LIMIT=5 gives it one)")
     if capabilities.get("tls_front"):
         return "the target has no TLS front, where the auth rate limit lives (Part B)"
     return None

@@ -11,6 +11,11 @@ fail, measured with the clean reference server all green:
 3. Each fault runs the selection `features/fault_map.toml` decides for it (support/fault_map.py): feature
    folders/files that can observe it, or the full suite. A narrow selection only saves time: when a fault
    escapes it, the full suite runs against that fault before the fault is called escaped.
+   An entry may name settings the target needs for its fault to be observable at all (`settings = {...}`,
+   e.g. an auth rate limit on the embedded server): the fault's runs get them as `-D NAME=value`, and a
+   clean control run with the same settings and selection must be green before a failing scenario counts
+   as a catch (otherwise the fault is an ERROR, with the control's reason): the settings alone must not be
+   what turns the suite red.
 4. The table (fault, caught, failing scenarios, selection used) is printed, the same is written as JSON
    (and Markdown) under `reports/sensitivity/`, and the last line is `caught N/M faults`. The exit code is
    0 only when every fault was caught.
@@ -75,6 +80,8 @@ class RunRequest:
     selection: Selection
     workdir: Path
     timeout_s: float = DEFAULT_RUN_TIMEOUT_S
+    #: Suite settings (NAME, value) this run needs, from the fault map; passed as `-D NAME=value`.
+    settings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -130,6 +137,8 @@ class FaultResult:
     note: str = ""
     runs: list[dict[str, Any]] = field(default_factory=list)
     verdict: str = "pending"
+    #: Settings the fault's runs (and their clean control) used, from the fault map.
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -198,6 +207,8 @@ def behave_argv(request: RunRequest, python: str = sys.executable) -> list[str]:
         "-D", "PERMISO_BASE_URL=", "-D", "PERMISO_HTTP_URL=",
         "-D", f"PERMISO_REFERENCE_FAULTS={request.fault or ''}",
     ]
+    for name, value in request.settings:  # the map's settings for this fault (and its clean control)
+        argv += ["-D", f"{name}={value}"]
     for tags in request.selection.tags:
         argv += ["--tags", tags]
     argv += list(request.selection.paths)
@@ -335,9 +346,12 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
 # ------------------------------------------------------------------------------- orchestration
 
 
-def _run_record(selection: Selection, outcome: RunOutcome, shards: int = 1) -> dict[str, Any]:
+def _run_record(selection: Selection, outcome: RunOutcome, shards: int = 1, *, control: bool = False,
+                settings: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
     return {
         "selection": selection.label,
+        "control": control,
+        "settings": dict(settings),
         "kind": selection.kind,
         "tags": list(selection.tags),
         "shards": shards,
@@ -427,6 +441,26 @@ class _Group:
     outstanding: int
     subset: Sequence[Path] | None = None
     outcomes: list[RunOutcome] = field(default_factory=list)
+    #: True for the clean control of a fault with map settings (fault off, same settings and selection).
+    control: bool = False
+    settings: tuple[tuple[str, str], ...] = ()
+
+
+def _control_key(selection: Selection, subset: Sequence[Path] | None) -> tuple[Any, ...]:
+    """What a clean control must match to vouch for a fault run: the same selection (and file subset)."""
+    return (selection.label, selection.paths, selection.tags, tuple(subset) if subset is not None else None)
+
+
+def control_problem(outcome: RunOutcome) -> str | None:
+    """None when a clean control run is green; else why it cannot vouch for the fault's failures."""
+    if outcome.green:
+        return None
+    if outcome.failed:
+        return (f"the clean control with the same settings failed too ({len(outcome.failed)}: "
+                f"{'; '.join(outcome.failed[:TABLE_SCENARIOS])})")
+    if outcome.nothing_selected:
+        return "the clean control with the same settings selected no scenario"
+    return f"the clean control with the same settings did not complete ({outcome.problem or 'no reason'})"
 
 
 def run_sensitivity(
@@ -458,16 +492,24 @@ def run_sensitivity(
         pending: dict[cf.Future[RunOutcome], _Group] = {}
 
         def submit(fault: str | None, selection: Selection, attempt: int = 0,
-                   subset: Sequence[Path] | None = None, parts: int = jobs) -> _Group:
-            limit = timeout_s * (BASELINE_TIMEOUT_FACTOR if fault is None else 1.0)
+                   subset: Sequence[Path] | None = None, parts: int = jobs, *, control_for: str | None = None
+                   ) -> _Group:
+            """Submit the shards of one selection: for `fault`, the baseline (None), or a clean control
+            (`control_for` = the fault whose map settings it runs with, fault off)."""
+            owner = control_for or fault
+            settings = fault_map.settings(owner) if owner else ()
+            limit = timeout_s * (BASELINE_TIMEOUT_FACTOR if owner is None else 1.0)
             shards = (
                 split_selection(selection, subset if subset is not None else files, weights, parts)
                 if selection.is_full and files else [selection]
             )
-            group = _Group(fault, selection, attempt, len(shards), subset)
+            group = _Group(owner, selection, attempt, len(shards), subset, control=control_for is not None,
+                           settings=settings)
             for shard in shards:
-                workdir = workroot / (fault or "baseline") / f"{selection.kind}-{next(counter)}"
-                pending[pool.submit(runner, RunRequest(fault, shard, workdir, limit))] = group
+                kind = f"control-{selection.kind}" if group.control else selection.kind
+                workdir = workroot / (owner or "baseline") / f"{kind}-{next(counter)}"
+                request = RunRequest(None if group.control else fault, shard, workdir, limit, settings)
+                pending[pool.submit(runner, request)] = group
             return group
 
         def finished_groups() -> list[tuple[_Group, RunOutcome]]:
@@ -514,58 +556,109 @@ def run_sensitivity(
         first_selection: dict[str, Selection] = {}
         total = len(faults)
         plans = {f: fault_map.selection(f, features_dir=features_dir, extra_tags=tags) for f in faults}
+        # Clean controls of faults with map settings, by (fault, selection): None while running.
+        controls: dict[tuple[str, tuple[Any, ...]], RunOutcome | None] = {}
+        # Fault runs whose verdict waits for their control: (fault, key) -> [(group, outcome)].
+        parked: dict[tuple[str, tuple[Any, ...]], list[tuple[_Group, RunOutcome]]] = {}
+
+        def request_control(fault: str, selection: Selection, subset: Sequence[Path] | None) -> None:
+            """Run the clean control for this fault's selection once (same settings, fault off)."""
+            key = (fault, _control_key(selection, subset))
+            if key not in controls:
+                controls[key] = None
+                submit(None, selection, 0, subset, control_for=fault)
+
         # Longest runs first (full suite), so the pool drains evenly.
         for fault in sorted(faults, key=lambda f: (not plans[f].is_full, f)):
             first_selection[fault] = plans[fault]
-            results[fault] = FaultResult(fault, faults[fault], False, [], plans[fault].label, plans[fault].kind)
+            results[fault] = FaultResult(fault, faults[fault], False, [], plans[fault].label, plans[fault].kind,
+                                         settings=dict(fault_map.settings(fault)))
             submit(fault, plans[fault])
+            if fault_map.settings(fault):  # in parallel with the fault's run: the verdict needs both
+                request_control(fault, plans[fault], None)
+
+        def decide(group: _Group, outcome: RunOutcome) -> None:
+            """Turn a finished fault run into a verdict, or the next run it needs (retry, confirmation)."""
+            fault, selection, attempt = str(group.fault), group.selection, group.attempt
+            result = results[fault]
+            if outcome.problem and not outcome.failed and attempt == 0:
+                # A run that could not complete is retried once before it counts (a port race, a hiccup).
+                submit(fault, selection, attempt + 1, group.subset)
+                return
+            if group.settings:
+                # A catch (or an error) with map settings only counts once the clean control with the same
+                # settings and selection was green; an escape waits for a control already under way.
+                key = (fault, _control_key(selection, group.subset))
+                if outcome.red or outcome.problem or key in controls:
+                    request_control(fault, selection, group.subset)
+                    control = controls[key]
+                    if control is None:
+                        parked.setdefault(key, []).append((group, outcome))
+                        return
+                    reason = control_problem(control)
+                    if reason:
+                        result.caught, result.verdict = False, "error"
+                        result.selection, result.selection_kind = selection.label, selection.kind
+                        result.failing = list(outcome.failed)
+                        result.note = reason
+                        report_progress(fault, result, outcome)
+                        return
+            if outcome.red:
+                result.caught, result.verdict = True, "caught"
+                result.failing = list(outcome.failed)
+                result.selection, result.selection_kind = selection.label, selection.kind
+                if outcome.problem:
+                    result.note = outcome.problem
+            elif outcome.problem:
+                result.caught, result.verdict = False, "error"
+                result.selection, result.selection_kind = selection.label, selection.kind
+                result.note = outcome.problem
+            elif not selection.is_full:
+                why = "selected nothing" if outcome.nothing_selected else "escaped"
+                covered = {Path(p) for p in selection.paths}
+                rest = [f for f in files if not any(f == c or c in f.parents for c in covered)]
+                confirm = full_selection(features_dir, tags, reason=f"narrow selection {why}")
+                confirm = Selection(
+                    "full", confirm.paths, confirm.tags,
+                    f"full suite (narrow {why}: {selection.label.removeprefix('narrow: ')})", confirm.reason,
+                )
+                if rest:
+                    submit(fault, confirm, 0, rest)
+                    return
+                result.caught, result.verdict = False, "escaped"
+                result.selection, result.selection_kind = confirm.label, confirm.kind
+            else:
+                result.caught, result.verdict = False, "escaped"
+                result.selection, result.selection_kind = selection.label, selection.kind
+                if selection.reason and first_selection[fault].is_full:
+                    result.selection = f"full suite ({selection.reason})"
+                if outcome.nothing_selected:
+                    result.note = "the selection picked no scenario"
+            report_progress(fault, result, outcome)
+
+        def report_progress(fault: str, result: FaultResult, outcome: RunOutcome) -> None:
+            busy = {g.fault for g in pending.values()} | {k[0] for k in parked}
+            finished = sum(1 for f, r in results.items() if r.runs and f not in busy)
+            progress(
+                f"[{finished}/{total}] {fault}: {result.verdict} "
+                f"({result.selection}, {outcome.seconds:.1f} s)"
+            )
 
         while pending:
             for group, outcome in finished_groups():
-                fault, selection, attempt = str(group.fault), group.selection, group.attempt
-                result = results[fault]
-                result.runs.append(_run_record(selection, outcome, len(group.outcomes)))
-                if outcome.problem and not outcome.failed and attempt == 0:
-                    # A run that could not complete is retried once before it counts (a port race, a hiccup).
-                    submit(fault, selection, attempt + 1, group.subset)
+                fault = str(group.fault)
+                results[fault].runs.append(_run_record(group.selection, outcome, len(group.outcomes),
+                                                       control=group.control, settings=group.settings))
+                if not group.control:
+                    decide(group, outcome)
                     continue
-                if outcome.red:
-                    result.caught, result.verdict = True, "caught"
-                    result.failing = list(outcome.failed)
-                    result.selection, result.selection_kind = selection.label, selection.kind
-                    if outcome.problem:
-                        result.note = outcome.problem
-                elif outcome.problem:
-                    result.caught, result.verdict = False, "error"
-                    result.selection, result.selection_kind = selection.label, selection.kind
-                    result.note = outcome.problem
-                elif not selection.is_full:
-                    why = "selected nothing" if outcome.nothing_selected else "escaped"
-                    covered = {Path(p) for p in selection.paths}
-                    rest = [f for f in files if not any(f == c or c in f.parents for c in covered)]
-                    confirm = full_selection(features_dir, tags, reason=f"narrow selection {why}")
-                    confirm = Selection(
-                        "full", confirm.paths, confirm.tags,
-                        f"full suite (narrow {why}: {selection.label.removeprefix('narrow: ')})", confirm.reason,
-                    )
-                    if rest:
-                        submit(fault, confirm, 0, rest)
-                        continue
-                    result.caught, result.verdict = False, "escaped"
-                    result.selection, result.selection_kind = confirm.label, confirm.kind
-                else:
-                    result.caught, result.verdict = False, "escaped"
-                    result.selection, result.selection_kind = selection.label, selection.kind
-                    if selection.reason and first_selection[fault].is_full:
-                        result.selection = f"full suite ({selection.reason})"
-                    if outcome.nothing_selected:
-                        result.note = "the selection picked no scenario"
-                busy = {g.fault for g in pending.values()}
-                finished = sum(1 for f, r in results.items() if r.runs and f not in busy)
-                progress(
-                    f"[{finished}/{total}] {fault}: {result.verdict} "
-                    f"({result.selection}, {outcome.seconds:.1f} s)"
-                )
+                key = (fault, _control_key(group.selection, group.subset))
+                if outcome.problem and not outcome.failed and group.attempt == 0:
+                    submit(None, group.selection, 1, group.subset, control_for=fault)  # one retry, as above
+                    continue
+                controls[key] = outcome
+                for waiting in parked.pop(key, []):
+                    decide(*waiting)
     report.results = [results[f] for f in sorted(results)]
     report.seconds = time.monotonic() - started
     return report
@@ -596,11 +689,18 @@ def _caught_cell(result: FaultResult) -> str:
     return "yes" if result.caught else ("ERROR" if result.verdict == "error" else "NO")
 
 
+def selection_cell(result: FaultResult) -> str:
+    """The selection used, with the map settings the fault's runs needed (`... with NAME=value`)."""
+    if not result.settings:
+        return result.selection
+    return result.selection + " with " + ", ".join(f"{k}={v}" for k, v in result.settings.items())
+
+
 def render_table(report: Report) -> str:
     """The plain-text table: fault, caught, failing scenarios (first few + count), selection used."""
     header = ("fault", "caught", "failing scenarios", "selection")
     rows = [
-        (r.fault, _caught_cell(r), failing_cell(r.failing) + (f" [{r.note}]" if r.note else ""), r.selection)
+        (r.fault, _caught_cell(r), failing_cell(r.failing) + (f" [{r.note}]" if r.note else ""), selection_cell(r))
         for r in report.results
     ]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(3)]
@@ -616,7 +716,7 @@ def render_markdown(report: Report) -> str:
     lines = ["| fault | caught | failing scenarios | selection |", "|---|---|---|---|"]
     for r in report.results:
         cell = failing_cell(r.failing, width=80).replace("|", "\\|")
-        lines.append(f"| `{r.fault}` | {_caught_cell(r)} | {cell} | {r.selection.replace('|', '/')} |")
+        lines.append(f"| `{r.fault}` | {_caught_cell(r)} | {cell} | {selection_cell(r).replace('|', '/')} |")
     lines += ["", f"{summary_line(report)} (wall time {report.seconds:.0f} s, {report.jobs} jobs)"]
     return "\n".join(lines) + "\n"
 

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     permiso_perf_samples: int = 20
     permiso_jwt_secret: SecretStr | None = None
     permiso_reference_faults: str = ""
+    # The embedded server gets an auth rate limit like the front's (e.g. 5 per second, burst 2x, 503 HTML
+    # rejections), so the flood scenarios can run against it; None: it starts without a limiter.
+    permiso_reference_auth_rate_limit: float | None = None
     permiso_max_expiry_wait_seconds: float = 30
     # None: judged from the target (a deployment behind the TLS front is limited, Part B); true/false wins.
     permiso_auth_rate_limited: bool | None = None
@@ -93,6 +96,22 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value.strip().rstrip("/") if isinstance(value, str) and "://" in value else value
+
+    @field_validator("permiso_reference_auth_rate_limit", mode="before")
+    @classmethod
+    def _blank_limit_is_none(cls, value: Any) -> Any:
+        """`-D PERMISO_REFERENCE_AUTH_RATE_LIMIT=` (empty) means no limiter, like leaving it unset."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("permiso_reference_auth_rate_limit")
+    @classmethod
+    def _limit_is_positive(cls, value: float | None) -> float | None:
+        """A limit of 0 or less would refuse every sign-in: a typo, not a configuration."""
+        if value is not None and value <= 0:
+            raise ValueError("PERMISO_REFERENCE_AUTH_RATE_LIMIT must be a positive number of requests per second")
+        return value
 
     @field_validator("permiso_jwt_secret", mode="before")
     @classmethod

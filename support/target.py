@@ -7,7 +7,9 @@ keeps a crashing or hanging server from taking the test process with it, and let
 The embedded target is started the way a release engineer would want to test a deployment: HTTPS on a
 free port with a self-signed certificate, a plain-HTTP port that redirects, a random signing key handed
 to the suite (so `@needs.signing_key` scenarios can mint expired or not-yet-valid tokens honestly), and a
-lockout window of a couple of seconds so unlock can be tested without long waits.
+lockout window of a couple of seconds so unlock can be tested without long waits. With
+``PERMISO_REFERENCE_AUTH_RATE_LIMIT`` it also gets an auth rate limit like the front's, and the suite
+paces its own sign-ins under it as it does behind the front.
 """
 
 from __future__ import annotations
@@ -78,6 +80,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: Share of the embedded server's auth rate limit the suite's own sign-ins use (headroom for the burst
+#: the flood scenarios leave behind and for clock jitter), as behind the front.
+EMBEDDED_PACING_SHARE = 0.8
+#: Sign-in pace against an embedded server without a limiter: nothing to stay under, so effectively unpaced.
+UNLIMITED_AUTH_RATE = 50.0
+
+
+def embedded_auth_rate(settings: Settings) -> float:
+    """Sign-ins per second the suite allows itself against the embedded server.
+
+    Without a limiter there is nothing to pace against (at least 50/s). With one
+    (``PERMISO_REFERENCE_AUTH_RATE_LIMIT``) the suite behaves exactly as behind the front: it stays under
+    the limit (``min(configured, 0.8 x limit)``), so only the flood scenarios meet it, never its own
+    ordinary sign-ins.
+    """
+    limit = settings.permiso_reference_auth_rate_limit
+    if limit is None:
+        return max(settings.permiso_auth_rate_per_second, UNLIMITED_AUTH_RATE)
+    return min(settings.permiso_auth_rate_per_second, EMBEDDED_PACING_SHARE * limit)
+
+
 def embedded_settings(settings: Settings, base_url: str, http_url: str, jwt_secret: str) -> Settings:
     """The settings the suite runs with against the embedded server it started."""
     return settings.with_target(
@@ -85,8 +108,7 @@ def embedded_settings(settings: Settings, base_url: str, http_url: str, jwt_secr
         http_url,
         jwt_secret,
         permiso_lockout_minutes=EMBEDDED_LOCKOUT_SECONDS / 60.0,
-        # Nothing stands in front of the embedded server, so nothing to pace sign-ins against.
-        permiso_auth_rate_per_second=max(settings.permiso_auth_rate_per_second, 50.0),
+        permiso_auth_rate_per_second=embedded_auth_rate(settings),
     )
 
 
@@ -119,6 +141,9 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
     ]
     if settings.permiso_reference_faults:
         argv += ["--faults", settings.permiso_reference_faults]
+    if settings.permiso_reference_auth_rate_limit is not None:
+        # Like the front's limiter (Part B), so the @needs.auth_rate_limit flood scenarios can run here.
+        argv += ["--auth-rate-limit", repr(float(settings.permiso_reference_auth_rate_limit))]
     # Secrets go through the child's environment, never its command line (visible to anyone in `ps`).
     # Faults come from settings, explicitly, so an inherited PERMISO_REFERENCE_FAULTS is dropped.
     child_env = child_environment(
