@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from hamcrest.core.base_matcher import BaseMatcher
@@ -560,6 +561,59 @@ def registration_budget_spent(response: ApiResponse) -> str | None:
     return None
 
 
+#: A.6: self-registrations allowed per client IP per hour
+REGISTRATION_LIMIT_PER_HOUR = 3
+
+
+@dataclass
+class RegistrationRun:
+    """Newcomers registering from one address until the registration limit answers (A.6)."""
+
+    #: bodies of the registrations that were accepted (201), in order
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    #: the first answer that was not 201 (None: every attempt was accepted)
+    refusal: ApiResponse | None = None
+    attempts: int = 0
+
+    @property
+    def budget_was_spent(self) -> bool:
+        """The very first attempt met the limit: the budget was spent before the scenario started
+        (Part B: on a shared deployment every client behind the front shares one budget)."""
+        return not self.accepted and self.refusal is not None and self.refusal.status == 429
+
+    def summary(self, limit: int = REGISTRATION_LIMIT_PER_HOUR) -> str:
+        """One line for the report: what the attempts showed."""
+        if self.budget_was_spent:
+            return ("the registration budget of this address was already spent when the scenario "
+                    "started: the first attempt met the limit, so no account was registered and the "
+                    "sign-in control has nothing to check")
+        if self.refusal is None:
+            return (f"{self.attempts} registrations from one address were all accepted: the limit of "
+                    f"{limit} per hour never answered")
+        return (f"{len(self.accepted)} registration(s) accepted, then attempt {self.attempts} answered "
+                f"{self.refusal.status}")
+
+
+def register_until_limited(register: Callable[[dict[str, Any]], ApiResponse],
+                           new_body: Callable[[], dict[str, Any]],
+                           on_answer: Callable[[ApiResponse], None],
+                           limit: int = REGISTRATION_LIMIT_PER_HOUR) -> RegistrationRun:
+    """Register fresh newcomers (``new_body``) one after another until an attempt is not accepted,
+    at most ``limit + 1`` times (bounded: a service without a limit costs one account too many, not
+    an unbounded number). ``on_answer`` sees every answer first (tracking for cleanup)."""
+    run = RegistrationRun()
+    for _ in range(limit + 1):
+        body = new_body()
+        answer = register(body)
+        on_answer(answer)
+        run.attempts += 1
+        if answer.status != 201:
+            run.refusal = answer
+            break
+        run.accepted.append(body)
+    return run
+
+
 # ---------------------------------------------------------------------------------------- reading
 
 
@@ -666,6 +720,39 @@ def a_conflict() -> _Rule:
         return None
 
     return _Rule("a conflict refusal (409 conflict)", problem)
+
+
+def retry_after_problem(value: str | None) -> str | None:
+    """RFC 9110 section 10.2.3: ``Retry-After`` is delay-seconds (a non-negative integer) or an
+    HTTP-date; None when it is one of them."""
+    if value is None:
+        return "no Retry-After header"
+    text = value.strip()
+    if text.isdigit():
+        return None
+    try:
+        parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return f"Retry-After was {text!r}, expected a number of seconds or an HTTP date"
+    return None
+
+
+def refused_by_the_registration_limit() -> _Rule:
+    """A.6/A.11: a registration past the hourly limit is refused 429 with the named error
+    ``rate_limit_exceeded`` (and a description) and a ``Retry-After`` header (D9 loses it)."""
+
+    def problem(item: Any) -> str | None:
+        if _status(item) != 429:
+            return f"status was {_status(item)}, expected 429"
+        body = _body(item)
+        if not isinstance(body, Mapping) or body.get("error") != "rate_limit_exceeded":
+            return "error is not 'rate_limit_exceeded'"
+        if not isinstance(body.get("error_description"), str) or not body["error_description"].strip():
+            return "no error_description"
+        headers = {str(k).lower(): v for k, v in (getattr(item, "headers", None) or {}).items()}
+        return retry_after_problem(headers.get("retry-after"))
+
+    return _Rule("a registration refused by the limit (429 rate_limit_exceeded with Retry-After)", problem)
 
 
 def a_page_of(key: str, per_page: int | None = None) -> _Rule:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -34,11 +35,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from hamcrest import all_of
 from hamcrest.core.matcher import Matcher
 
 from support import redaction
 from support.client import ApiResponse, Exchange, ExchangeLog, PermisoClient
-from support.matchers import SECURITY_HEADERS, _Rule, describe_response, leak_problems
+from support.identities import generate_password
+from support.matchers import SECURITY_HEADERS, _Rule, describe_response, is_named_error, leak_problems
 from support.timing import Comparison, compare_samples, sample_interleaved
 
 # ---------------------------------------------------------------------------------------- hygiene
@@ -398,6 +401,31 @@ def does_not_echo(*values: str) -> Matcher[Any]:
         return [f"the answer echoes {echoed} submitted value(s)"] if echoed else []
 
     return _Rule("an answer that echoes nothing that was submitted", check)
+
+
+# ---------------------------------------------------------------------------------------- one-time tokens
+#: A.5/A.6: the one-time tokens Permiso would mail, by the words the features use for them
+ONE_TIME_PURPOSES = ("password reset", "email verification")
+
+
+def confirm_with_made_up_token(client: PermisoClient, purpose: str, email: str) -> tuple[ApiResponse, str]:
+    """An attacker's guess at a one-time token (A.5/A.6): ask for a genuine ``purpose`` token for
+    ``email`` (so one is pending, mailed to its owner), then confirm with a made-up token instead.
+    Returns the confirmation's answer and the made-up token (to check it is not echoed)."""
+    if purpose not in ONE_TIME_PURPOSES:
+        raise AssertionError(f"unknown one-time token {purpose!r}; known: {', '.join(ONE_TIME_PURPOSES)}")
+    token = secrets.token_urlsafe(32)
+    if purpose == "password reset":
+        client.request_password_reset(email)
+        return client.confirm_password_reset(token, generate_password()), token
+    client.request_email_verification(email)
+    return client.confirm_email_verification(token), token
+
+
+def refused_as_invalid_token(*submitted: str) -> Matcher[Any]:
+    """A.6/A.11 (D11 answers 500): a bad or expired one-time token is refused 400 with the named
+    error ``invalid_token`` and a description, revealing nothing internal and echoing nothing submitted."""
+    return all_of(is_named_error("invalid_token", 400), reveals_nothing_internal(), does_not_echo(*submitted))
 
 
 # ---------------------------------------------------------------------------------------- tokens

@@ -8,6 +8,9 @@ Feature: Newcomers register themselves
   Registration is limited to 3 accounts per hour per client address (contract Part B). These
   scenarios register at most one account when Permiso behaves; refusals do not count against the
   limit. When the limit is already spent, a scenario is skipped and says so instead of failing.
+  The last scenario spends the rest of the budget on purpose, so it stays last: it registers until
+  the limit answers (at most one more than the limit), and when the budget was already spent before
+  it started, the limit's first answer is all it can check, and it says so.
 
   Where the guide differs from the contract: the guide's test addresses end in @permiso.test, which
   the contract refuses; throwaway accounts use @example.com.
@@ -56,3 +59,8 @@ Feature: Newcomers register themselves
       | invalid   |
       | onion     |
       | arpa      |
+
+  Scenario: Registering more often than the hourly limit allows is refused
+    When newcomers keep registering from the same address until the limit answers
+    Then the registration is refused as rate_limit_exceeded with a time to retry after
+    And the newcomers who registered before the limit can sign in

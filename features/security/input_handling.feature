@@ -98,3 +98,16 @@ Feature: Hostile input is refused and changes nothing
     Then the hostile request is refused as a client error
     And the number of users is unchanged
     And Dana can still sign in with her password
+
+  # A.6: reset and verification tokens are only ever mailed, so a token Mallory presents is one she
+  # made up (or an old one): it is refused as the caller's fault, and Dana's account is untouched.
+  Scenario Outline: A forged or expired <purpose> token is refused as invalid_token
+    When Mallory confirms a <purpose> for Dana with a made-up token
+    Then the confirmation is refused as invalid_token, revealing nothing
+    And the number of users is unchanged
+    And Dana can still sign in with her password
+
+    Examples:
+      | purpose            |
+      | password reset     |
+      | email verification |

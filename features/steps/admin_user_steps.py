@@ -397,3 +397,33 @@ def when_newcomer_registers_with_domain(context: Any, domain: str) -> None:
 def then_admin_creates_at_domain(context: Any, domain: str) -> None:
     body = admin_flows.admin_book(context).attempted
     _admin_creates_variant(context, email=f"{body['username']}@{domain}")
+
+
+@when("newcomers keep registering from the same address until the limit answers")
+def when_newcomers_register_until_limited(context: Any) -> None:
+    newcomer = anonymous(context, "a newcomer").client
+    run = admin_flows.register_until_limited(
+        lambda body: newcomer.register(**body),
+        lambda: admin_flows.user_body(context),
+        lambda answer: admin_flows.track_created(context, "user", answer))
+    admin_flows.admin_book(context).noted["registrations"] = run
+    context.response = run.refusal
+
+
+@then("the registration is refused as rate_limit_exceeded with a time to retry after")
+def then_registration_refused_by_limit(context: Any) -> None:
+    run: admin_flows.RegistrationRun = admin_flows.admin_book(context).noted["registrations"]
+    assert run.refusal is not None, run.summary()
+    assert_that(run.refusal, admin_flows.refused_by_the_registration_limit())
+
+
+@then("the newcomers who registered before the limit can sign in")
+def then_registered_newcomers_can_sign_in(context: Any) -> None:
+    run: admin_flows.RegistrationRun = admin_flows.admin_book(context).noted["registrations"]
+    if run.budget_was_spent:
+        print(run.summary())
+        return
+    for number, body in enumerate(run.accepted, start=1):
+        client = flows.new_device(context.settings, context.log, context.target.base_url, f"newcomer {number}")
+        context.add_cleanup(client.close)
+        assert_that(client.sign_in(body["username"], body["password"]), is_token_response())

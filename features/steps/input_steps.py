@@ -4,6 +4,7 @@ Contract parts: A.3 (sign-in), A.5 (username and email rules), A.6 (user creatio
 id), A.11 (validation errors, never a 5xx). Hostile values are named in the features and looked up in
 `support.security_checks.PAYLOADS` (unknown names are used literally); "the number of users is
 unchanged" compares the administrator's user statistics with the ones read in the Background.
+A made-up password-reset or email-verification token is refused 400 `invalid_token` (A.6, D11).
 """
 
 from __future__ import annotations
@@ -93,3 +94,15 @@ def when_administrator_sends_oversized_body(context: Any) -> None:
     context.response = ensure_admin(context).request("POST", "/users/", data=body,
                                                      headers={"Content-Type": "application/json"})
     _track_if_created(context, context.response, unique)
+
+
+@when("Mallory confirms a {purpose} for {who:Who} with a made-up token")
+def when_mallory_confirms_with_made_up_token(context: Any, purpose: str, who: str) -> None:
+    someone = flows.person(context, who)
+    context.response, context.made_up_token = security_checks.confirm_with_made_up_token(
+        flows.attacker(context).client, purpose, someone.identity.email)
+
+
+@then("the confirmation is refused as invalid_token, revealing nothing")
+def then_confirmation_refused_as_invalid_token(context: Any) -> None:
+    assert_that(context.response, security_checks.refused_as_invalid_token(context.made_up_token))

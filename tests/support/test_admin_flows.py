@@ -133,3 +133,63 @@ def test_privileged_and_unchanged_fields_are_known() -> None:
         admin_flows.unchanged_fields("something else")
     with pytest.raises(AssertionError):
         admin_flows.privileged_fields(object(), "world domination")
+
+
+# ---------------------------------------------------------------------------------------- registration limit
+def _registrations(statuses: list[int]) -> tuple[admin_flows.RegistrationRun, list[int]]:
+    answers = iter(statuses)
+    seen: list[int] = []
+    bodies = iter(range(100))
+
+    def register(body: dict[str, Any]) -> ApiResponse:
+        status = next(answers)
+        return _answer(status, {"id": f"u{body['n']}"} if status == 201 else
+                       {"error": "rate_limit_exceeded", "error_description": "Too many"},
+                       {"Retry-After": "3600"} if status == 429 else None)
+
+    run = admin_flows.register_until_limited(register, lambda: {"n": next(bodies)},
+                                             lambda answer: seen.append(answer.status), limit=3)
+    return run, seen
+
+
+def test_registering_until_limited_stops_at_the_first_refusal() -> None:
+    run, seen = _registrations([201, 201, 429, 201])
+    assert seen == [201, 201, 429]
+    assert run.accepted == [{"n": 0}, {"n": 1}] and run.attempts == 3
+    assert run.refusal is not None and run.refusal.status == 429
+    assert not run.budget_was_spent
+
+
+def test_registering_without_a_limit_is_bounded_to_one_more_than_the_limit() -> None:
+    run, seen = _registrations([201] * 10)
+    assert seen == [201] * 4 and run.refusal is None
+    assert "4 registrations from one address were all accepted" in run.summary()
+
+
+def test_a_first_attempt_meeting_the_limit_means_the_budget_was_spent() -> None:
+    run, _ = _registrations([429])
+    assert run.budget_was_spent and run.accepted == []
+    assert "already spent" in run.summary()
+    run, _ = _registrations([500])
+    assert not run.budget_was_spent
+
+
+@pytest.mark.parametrize("value", ["3600", "0", " 120 ", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_retry_after_accepts_seconds_or_an_http_date(value: str) -> None:
+    assert admin_flows.retry_after_problem(value) is None
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "-5", "1.5"])
+def test_retry_after_refuses_anything_else(value: str | None) -> None:
+    assert admin_flows.retry_after_problem(value) is not None
+
+
+def test_refused_by_the_registration_limit_needs_429_rate_limit_exceeded_and_retry_after() -> None:
+    body = {"error": "rate_limit_exceeded", "error_description": "Too many registrations"}
+    assert_that(_answer(429, body, {"Retry-After": "3599"}), admin_flows.refused_by_the_registration_limit())
+    assert_that(_answer(429, body, {"retry-after": "3599"}), admin_flows.refused_by_the_registration_limit())
+    assert_that(_answer(429, body), is_not(admin_flows.refused_by_the_registration_limit()))  # D9
+    assert_that(_answer(201, {"id": "u1"}), is_not(admin_flows.refused_by_the_registration_limit()))
+    assert_that(_answer(503, None, {"Retry-After": "1"}), is_not(admin_flows.refused_by_the_registration_limit()))
+    assert_that(_answer(429, {"error": "http_error", "error_description": "x"}, {"Retry-After": "1"}),
+                is_not(admin_flows.refused_by_the_registration_limit()))

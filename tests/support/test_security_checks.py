@@ -230,3 +230,62 @@ def test_payloads_are_named_or_literal() -> None:
     assert sc.payload("null byte").count("\x00") == 1
     assert sc.payload("something else") == "something else"
     assert len(sc.payload("huge (100 000 characters)")) == 100_000
+
+
+# ---------------------------------------------------------------------------------------- one-time tokens
+class _RecordingClient:
+    """Stands in for PermisoClient: records the one-time-token calls and answers ``answer``."""
+
+    def __init__(self, answer: ApiResponse) -> None:
+        self.answer = answer
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def request_password_reset(self, email: str) -> ApiResponse:
+        self.calls.append(("request_password_reset", (email,)))
+        return response(200, body={"message": "sent if registered"})
+
+    def confirm_password_reset(self, token: str, new_password: str) -> ApiResponse:
+        self.calls.append(("confirm_password_reset", (token, new_password)))
+        return self.answer
+
+    def request_email_verification(self, email: str) -> ApiResponse:
+        self.calls.append(("request_email_verification", (email,)))
+        return response(200, body={"message": "sent if registered"})
+
+    def confirm_email_verification(self, token: str) -> ApiResponse:
+        self.calls.append(("confirm_email_verification", (token,)))
+        return self.answer
+
+
+@pytest.mark.parametrize(("purpose", "request_call", "confirm_call"), [
+    ("password reset", "request_password_reset", "confirm_password_reset"),
+    ("email verification", "request_email_verification", "confirm_email_verification"),
+])
+def test_a_made_up_token_is_confirmed_after_a_genuine_request(purpose: str, request_call: str,
+                                                              confirm_call: str) -> None:
+    refusal = response(400, body={"error": "invalid_token", "error_description": "Invalid or expired token"})
+    client = _RecordingClient(refusal)
+    answer, token = sc.confirm_with_made_up_token(client, purpose, "dana@example.com")  # type: ignore[arg-type]
+    assert answer is refusal
+    assert [name for name, _ in client.calls] == [request_call, confirm_call]
+    assert client.calls[0][1] == ("dana@example.com",)
+    assert client.calls[1][1][0] == token and len(token) >= 32
+
+
+def test_an_unknown_one_time_purpose_is_named() -> None:
+    with pytest.raises(AssertionError, match="known: password reset, email verification"):
+        sc.confirm_with_made_up_token(_RecordingClient(response()), "magic link", "x@example.com")  # type: ignore[arg-type]
+
+
+def test_refused_as_invalid_token_needs_400_invalid_token_without_leak_or_echo() -> None:
+    good = response(400, body={"error": "invalid_token", "error_description": "Invalid or expired token"})
+    assert sc.refused_as_invalid_token("forged-token").matches(good)
+    d11 = response(500, body={"error": "internal_server_error", "error_description": ""})
+    assert not sc.refused_as_invalid_token().matches(d11)
+    echoed = response(400, body={"error": "invalid_token", "error_description": "bad token forged-token"})
+    assert not sc.refused_as_invalid_token("forged-token").matches(echoed)
+    leaky = response(400, body={"error": "invalid_token",
+                                "error_description": "Traceback (most recent call last): KeyError: x"})
+    assert not sc.refused_as_invalid_token().matches(leaky)
+    other = response(400, body={"error": "invalid_request", "error_description": "no"})
+    assert not sc.refused_as_invalid_token().matches(other)
