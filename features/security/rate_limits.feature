@@ -5,8 +5,9 @@ Feature: Sign-in endpoints slow down a flood of attempts
   10, answered with 503; the app's own limits answer 429). A flood of attempts within
   RATE_LIMIT_TEST_WINDOW seconds meets that limit: RATE_LIMIT_TEST_REQUESTS attempts, or as
   many more as it takes to outrun the front's burst on a slow machine (never more than 100). Against a
-  target without a limiter (the embedded reference server) those scenarios are skipped with the
-  reason. Whatever the limiter, guessing the password of one account ends in a lock or a limit.
+  target without a limiter (the embedded reference server, unless PERMISO_REFERENCE_AUTH_RATE_LIMIT
+  gives it one) those scenarios are skipped with the reason. Whatever the limiter, guessing the
+  password of one account ends in a lock or a limit.
 
   Only throwaway accounts, and names no account has, are used: never the configured accounts.
 
