@@ -1,4 +1,6 @@
-@security
+# @SERIAL: behavex runs this feature alone; "the number of users is unchanged" cannot hold while other
+# workers create and delete their throwaway accounts on the same target.
+@security @SERIAL
 Feature: Hostile input is refused and changes nothing
   Every field and address an outsider can fill in is a way in: SQL and NoSQL injection, Unicode
   look-alikes and control characters, null bytes, and values or bodies far beyond any sensible size.

@@ -1,4 +1,5 @@
-@security
+# @SERIAL: behavex runs this feature alone; its floods trip the per-IP limit every worker shares.
+@security @SERIAL
 Feature: Sign-in endpoints slow down a flood of attempts
   Password guessing and credential stuffing depend on trying many times quickly. The front limits
   how often one client may call the sign-in endpoints (contract Part B: 5 per second with a burst of
