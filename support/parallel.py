@@ -33,6 +33,7 @@ What it does instead:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -116,6 +117,7 @@ def before_all_workers(bhx_context: Any) -> None:
     if not settings.permiso_base_url:
         target, pointed = start_embedded(settings)
         _owned_target = target
+        atexit.register(target.stop)  # behavex may die before after_all_workers; stop() is idempotent
         secret = pointed.permiso_jwt_secret.get_secret_value() if pointed.permiso_jwt_secret else ""
         data["embedded"] = {
             "base_url": target.base_url,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -71,6 +72,19 @@ class Target:
         workdir, self.workdir = self.workdir, None
         if workdir is not None:
             workdir.cleanup()
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec (Linux): SIGTERM it when the process that started it dies.
+
+    However the suite ends (a crash in behavex's main process, a test runner's timeout, SIGKILL), the
+    embedded server does not outlive it. Where prctl is unavailable this is a no-op; stop() and the
+    run's cleanups remain the normal path.
+    """
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -157,7 +171,8 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
     )
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env,
+            preexec_fn=_die_with_parent,
         )
     base_url = f"https://127.0.0.1:{port}"
     target = Target(base_url, f"http://127.0.0.1:{http_port}", True, process=process, workdir=workdir)
