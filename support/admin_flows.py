@@ -36,6 +36,7 @@ from support.identities import (
     Scope,
     ServiceIdentity,
     generate_password,
+    items_of_body,  # re-exported: steps read list bodies kept from earlier answers
     next_suffix,
     unique_username,
 )
@@ -619,12 +620,7 @@ def register_until_limited(register: Callable[[dict[str, Any]], ApiResponse],
 
 def items_of(response: ApiResponse, key: str) -> list[Mapping[str, Any]]:
     """The objects of a list answer (``{key: [...]}`` or a bare list)."""
-    body = response.body
-    if isinstance(body, list):
-        return [b for b in body if isinstance(b, Mapping)]
-    if isinstance(body, Mapping) and isinstance(body.get(key), list):
-        return [b for b in body[key] if isinstance(b, Mapping)]
-    return []
+    return items_of_body(response.body, key)
 
 
 def scope_names_of_role(role: Mapping[str, Any]) -> list[str]:
@@ -944,15 +940,6 @@ def act_on_account(context: Any, client: PermisoClient, action: str, thing: str,
     if (action, thing) == ("delete", "account"):
         return client.delete_user(user_id)
     raise AssertionError(f"no way to {action} a {thing}")
-
-
-def items_of_body(body: Any, key: str) -> list[Mapping[str, Any]]:
-    """Like :func:`items_of`, for a body kept from an earlier answer."""
-    if isinstance(body, list):
-        return [b for b in body if isinstance(b, Mapping)]
-    if isinstance(body, Mapping) and isinstance(body.get(key), list):
-        return [b for b in body[key] if isinstance(b, Mapping)]
-    return []
 
 
 def expiries(sessions: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

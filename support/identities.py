@@ -162,7 +162,8 @@ def ensure_not_protected(settings: Settings, *, username: str | None = None,
         raise ProtectedAccountError(f"refusing to {action} the configured account {who!r}")
 
 
-def _items(body: Any, key: str) -> list[Mapping[str, Any]]:
+def items_of_body(body: Any, key: str) -> list[Mapping[str, Any]]:
+    """The objects of a list answer's body (``{key: [...]}`` or a bare list); anything else: none."""
     if isinstance(body, list):
         return [b for b in body if isinstance(b, Mapping)]
     if isinstance(body, Mapping) and isinstance(body.get(key), list):
@@ -252,7 +253,7 @@ class Identities:
         if isinstance(role, Role):
             return role.id
         if role not in self._role_ids:
-            for item in _items(self.admin.list_roles().body, "roles"):
+            for item in items_of_body(self.admin.list_roles().body, "roles"):
                 self._role_ids[str(item.get("name"))] = str(item.get("id"))
         if role not in self._role_ids:
             raise ProvisioningError(f"no role named {role!r} on the target")
@@ -263,7 +264,7 @@ class Identities:
         if isinstance(scope, Scope):
             return scope.id
         if scope not in self._scope_ids:
-            for item in _items(self.admin.list_scopes().body, "scopes"):
+            for item in items_of_body(self.admin.list_scopes().body, "scopes"):
                 self._scope_ids[str(item.get("name"))] = str(item.get("id"))
         if scope not in self._scope_ids:
             raise ProvisioningError(f"no scope named {scope!r} on the target")
