@@ -399,6 +399,11 @@ class PermisoClient:
         return self.request("GET", "/openapi.json", api=False, token=None)
 
     # ------------------------------------------------------------------ auth (A.3)
+    def sign_in_administrator(self) -> ApiResponse:
+        """Sign in as the configured administrator of this client's settings (TEST_ADMIN_*)."""
+        settings = self.settings
+        return self.sign_in(settings.test_admin_username, settings.test_admin_password.get_secret_value())
+
     def sign_in(self, username: str, password: str, scope: str | Iterable[str] | None = None, *,
                 grant_type: str | None = "password") -> ApiResponse:
         """POST /auth/token (form). On 200 the client keeps the access/refresh token and session id."""

@@ -424,7 +424,7 @@ def account_pool(settings: Settings, size: int, *, embedded: bool,
 
     admin = PermisoClient(settings, name="load administrator")
     try:
-        answer = admin.sign_in(settings.test_admin_username, settings.test_admin_password.get_secret_value())
+        answer = admin.sign_in_administrator()
     except TargetUnreachable as exc:
         raise LoadError(str(exc)) from None
     if answer.status != 200:

@@ -121,7 +121,7 @@ def _ensure_client(settings: Settings, admin: PermisoClient, undo: list[Undo]) -
 def admin_call(settings: Settings, action: Callable[[PermisoClient], object]) -> None:
     """Run one administrative action with a freshly signed-in administrator (for end-of-run undo)."""
     admin = PermisoClient(settings, name="administrator")
-    if admin.sign_in(settings.test_admin_username, settings.test_admin_password.get_secret_value()).status == 200:
+    if admin.sign_in_administrator().status == 200:
         try:
             action(admin)
         finally:

@@ -182,7 +182,7 @@ def before_all(context: Any) -> None:
         print(settings.describe())
     admin = PermisoClient(settings, name="administrator")
     try:
-        answer = admin.sign_in(settings.test_admin_username, settings.test_admin_password.get_secret_value())
+        answer = admin.sign_in_administrator()
     except TargetUnreachable as exc:
         fail_fast(context, str(exc))
         return
@@ -238,7 +238,6 @@ def before_feature(context: Any, feature: Any) -> None:
     state: RunState = context.run_state
     admin = PermisoClient(state.settings, name="administrator")
     context.admin = admin
-    context.admin_signed_in = False
 
     def sign_out_admin() -> None:
         if admin.token:
@@ -252,8 +251,7 @@ def ensure_admin(context: Any) -> PermisoClient:
     """The configured administrator's client, signed in on first use in a feature."""
     admin: PermisoClient = context.admin
     if not admin.token:
-        settings: Settings = context.settings
-        answer = admin.sign_in(settings.test_admin_username, settings.test_admin_password.get_secret_value())
+        answer = admin.sign_in_administrator()
         if answer.status != 200:
             raise AssertionError(f"the configured administrator could not sign in (HTTP {answer.status})")
     return admin
