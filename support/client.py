@@ -364,7 +364,7 @@ class PermisoClient:
                     f"{method} {redaction.redact_url(url)}: {type(exc).__name__}: "
                     f"{_one_line(redaction.redact_text(str(exc)))}") from None
         else:
-            reason = _connection_reason(last_error)
+            reason = connection_reason(last_error)
             raise TargetUnreachable(
                 f"{method} {redaction.redact_url(url)}: target unreachable after {tries} attempt(s) "
                 f"({reason})") from None
@@ -680,7 +680,7 @@ def _one_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _connection_reason(error: Exception | None) -> str:
+def connection_reason(error: BaseException | None) -> str:
     """A short human reason (refused, DNS, TLS) without urllib3's nested repr noise."""
     if error is None:
         return "unknown error"
@@ -691,6 +691,8 @@ def _connection_reason(error: Exception | None) -> str:
                            ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
                            ("SSLError", "TLS handshake failed"),
                            ("timed out", "connect timed out"),
+                           ("certificate verify failed", "TLS certificate not trusted"),
+                           ("No route to host", "no route to host"),
                            ("Connection reset", "connection reset"),
                            ("RemoteDisconnected", "connection closed without answer")):
         if needle in text:

@@ -28,6 +28,7 @@ from pathlib import Path
 import requests
 import urllib3
 
+from support.client import connection_reason
 from support.redaction import register_secret
 from support.settings import Settings, child_environment
 
@@ -218,7 +219,7 @@ def wait_until_healthy(
                 return
             last_problem = f"/health answered {answer.status_code}"
         except (requests.RequestException, ValueError) as exc:
-            last_problem = _one_line(exc)
+            last_problem = connection_reason(exc)
         if time.monotonic() + delay > deadline:
             raise TargetError(
                 f"Permiso at {target.base_url} is not reachable or not healthy after {timeout_s:.0f} s "
@@ -226,16 +227,6 @@ def wait_until_healthy(
             )
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
-
-
-def _one_line(exc: BaseException) -> str:
-    """A short human description of a connection error, without the urllib3 object soup."""
-    text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "timed out", "certificate verify failed",
-                   "No route to host", "Connection reset"):
-        if marker in text:
-            return marker.lower()
-    return type(exc).__name__
 
 
 def resolve_target(settings: Settings) -> tuple[Target, Settings]:
