@@ -1,0 +1,155 @@
+"""Causes of failure: refused preconditions, known defects, and how a failed scenario is attributed.
+
+Why this module: a sign-off report is only useful when each failure names its one cause. Against the
+current Permiso release (contract Part D) one defect (D1: admin routes ask for a ``current_user`` query
+parameter) used to stop dozens of Given steps, and the scenarios then failed with messages that blamed
+something else ("no scope named 'service:api'", ``KeyError: 'users'``). Here:
+
+- :class:`PreconditionRefused` is what a Given step raises when the target refuses to prepare the
+  scenario's world. It is an ``AssertionError`` on purpose: behave then reports the scenario as
+  *failed* (a finding about the target), never as an *error* (a bug of the suite). Its message is
+  ``could not prepare: POST /api/v1/roles/ answered 422 (query.current_user missing)``.
+- :func:`could_not_prepare` builds one from an answer, reading the refusal's reason from the body.
+- :data:`DEFECTS` is the catalogue of known defects (Part C ids) with one line each, and
+  :func:`defect_of_refusal` recognises the wire signature of a defect in a refusal (Part D).
+
+Nothing here imports behave; answers are duck-typed (``status``, ``body``, ``exchange``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+#: Known defects of the current Permiso code (contract Part C), one line each, as the summary names them.
+DEFECTS: dict[str, str] = {
+    "D1": "admin routes ask for a current_user query parameter; scope routes trust a caller-written body",
+    "D2": "a locked account's right password, tokens and refresh answer 500; session renew answers 500",
+    "D3": "a wrong password on a disabled or locked account still counts",
+    "D4": "documentation and settings disagree on lockout numbers",
+    "D5": "refresh tokens are accepted as bearer access tokens; introspect and revoke accept any token type",
+    "D6": "the token audience is never verified",
+    "D7": "refresh ignores revocation, re-grants all scopes, old refresh token usable as a bearer",
+    "D8": "introspection reports revoked tokens as active and needs no special scope",
+    "D9": "401s lose WWW-Authenticate; the registration 429 loses Retry-After",
+    "D10": "500 bodies leak tracebacks and exception text; 422 bodies echo submitted values",
+    "D11": "bad one-time tokens, a wrong current client secret, a webhook test without URL answer 500",
+    "D12": "role, scope and service-client responses fail to serialise (500)",
+    "D13": "role and scope ids in paths are typed as integers; /roles/stats and /roles/defaults unreachable",
+    "D14": "creating a scope fails (500)",
+    "D15": "a regular user can grant themselves roles and flip is_active/is_verified",
+    "D16": "CORS allows any origin with credentials",
+    "D17": "the API documentation is public in production",
+    "D18": "session user_id is an integer; ending all sessions includes the current one; sessions do not gate tokens",
+    "D19": "the registration limit is one bucket shared by everyone behind the front",
+    "D23": "revocation and the registration limit fail open when Redis is down",
+    "D24": "service-client allow-lists, rate limits and client type are not enforced",
+    "D26": "the bootstrap refuses the guide's administrator password",
+    "D28": "token answers carry no Cache-Control: no-store",
+    "D29": "sign-in time tells whether a username exists",
+    "D30": "an unknown service client and a wrong secret are told apart",
+    "D31": "a token without exp is accepted",
+    "D32": "the port-80 redirect lacks Permissions-Policy",
+    "D33": "a NUL byte, a huge page number or a refresh sent as a form answer 500",
+    "D34": "an unsupported grant_type answers 422 instead of 400 unsupported_grant_type",
+    "F1": "the front's own answers on 443 drop the security headers",
+}
+
+_DEFECT_TAG = re.compile(r"^allure\.issue:(?P<id>[A-Z]+\d+)$")
+
+
+def defect_tags(tags: list[str] | tuple[str, ...] | set[str]) -> list[str]:
+    """The defect ids a scenario names in its ``@allure.issue:<id>`` tags, in tag order."""
+    found = []
+    for tag in tags:
+        match = _DEFECT_TAG.match(str(tag).lstrip("@"))
+        if match and match["id"] not in found:
+            found.append(match["id"])
+    return found
+
+
+def _path_of(answer: Any) -> tuple[str, str]:
+    exchange = getattr(answer, "exchange", None)
+    if exchange is None:
+        return "?", "?"
+    return exchange.method, urlsplit(exchange.url).path or "/"
+
+
+def refusal_reason(body: Any) -> str:
+    """A short reason read from a refusal's body: a validation ``loc`` ("query.current_user missing"),
+    an ``error`` code with its description, or FastAPI's ``detail`` text. Bounded; never the whole body."""
+    if not isinstance(body, Mapping):
+        return "no JSON body"
+    details = body.get("details") if isinstance(body.get("details"), list) else body.get("detail")
+    if isinstance(details, list) and details and isinstance(details[0], Mapping):
+        first = details[0]
+        loc = ".".join(str(p) for p in first.get("loc", ()) if p != "body" or len(first.get("loc", ())) == 1)
+        kind = str(first.get("type", ""))
+        what = "missing" if kind == "missing" else str(first.get("msg", kind))[:60]
+        return f"{loc} {what}".strip()
+    error = body.get("error")
+    description = body.get("error_description")
+    if isinstance(error, str):
+        text = f"{error}: {description}" if isinstance(description, str) and description else error
+        return text[:120]
+    if isinstance(body.get("detail"), str):
+        return str(body["detail"])[:120]
+    return "unrecognised body"
+
+
+#: Wire signatures of known defects in a refusal (Part D): (status, regex on the reason) -> defect id
+_REFUSAL_SIGNATURES: tuple[tuple[int | None, re.Pattern[str], str], ...] = (
+    (422, re.compile(r"query\.current_user"), "D1"),
+    (500, re.compile(r"Role check failed"), "D1"),
+    (422, re.compile(r"(^|\.)token_payload|^body missing"), "D1"),
+    (422, re.compile(r"path\.(role_id|scope_id).*(int|integer)", re.IGNORECASE), "D13"),
+    (500, re.compile(r"offset-naive and offset-aware", re.IGNORECASE), "D2"),
+)
+
+
+def defect_of_refusal(status: int, reason: str) -> str | None:
+    """The known defect whose wire signature (Part D) this refusal shows, or None."""
+    for wanted, pattern, defect in _REFUSAL_SIGNATURES:
+        if (wanted is None or wanted == status) and pattern.search(reason):
+            return defect
+    return None
+
+
+class PreconditionRefused(AssertionError):
+    """A Given step could not prepare the scenario because the target refused a setup call.
+
+    An AssertionError so behave marks the scenario *failed* (not *error*). ``signature`` groups every
+    scenario blocked by the same refusal under one cause in the sign-off summary.
+    """
+
+    def __init__(self, method: str, path: str, status: int, reason: str, defect: str | None = None,
+                 what: str = "") -> None:
+        self.method, self.path, self.status, self.reason = method, path, status, reason
+        self.defect = defect if defect is not None else defect_of_refusal(status, reason)
+        self.what = what
+        purpose = f" ({what})" if what else ""
+        super().__init__(f"could not prepare{purpose}: {method} {path} answered {status} ({reason})")
+
+    @property
+    def signature(self) -> str:
+        """The cause line shared by every scenario this refusal blocks (ids in paths made generic)."""
+        path = re.sub(r"/[0-9a-f]{8}-[0-9a-f-]{27,}|/pa[_-][\w-]+", "/{id}", self.path)
+        return f"could not prepare: {self.method} {path} answered {self.status} ({self.reason})"
+
+
+def could_not_prepare(answer: Any, what: str = "") -> PreconditionRefused:
+    """The exception a Given step raises when a setup call was refused: ``raise could_not_prepare(r)``."""
+    method, path = _path_of(answer)
+    status = int(getattr(answer, "status", 0) or 0)
+    return PreconditionRefused(method, path, status, refusal_reason(getattr(answer, "body", None)), what=what)
+
+
+def require_prepared(answer: Any, *ok: int, what: str = "") -> Any:
+    """Return ``answer`` when its status is one of ``ok`` (default: any 2xx), else raise
+    :class:`PreconditionRefused`. For Given steps and the helpers they call."""
+    status = int(getattr(answer, "status", 0) or 0)
+    if (status in ok) if ok else 200 <= status < 300:
+        return answer
+    raise could_not_prepare(answer, what)
