@@ -15,6 +15,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from support.causes import PreconditionRefused
 from support.client import ApiResponse, PermisoClient
 from support.identities import (
     Identity,
@@ -22,6 +23,7 @@ from support.identities import (
     configured_admin,
     configured_service_client,
     configured_user,
+    require,
 )
 
 #: phrases the features use for the configured accounts (lower case) -> kind
@@ -51,19 +53,22 @@ class Actor:
         return self.client.token is not None
 
     def sign_in(self, scope: str | None = None) -> ApiResponse:
-        """Sign in with the actor's own credentials (user or service client)."""
+        """Sign in with the actor's own credentials (user or service client). A service client standing
+        in for a throwaway (the configured one, see :func:`service_actor`) asks for the scopes the
+        scenario gave it unless a scope is named."""
         if isinstance(self.identity, ServiceIdentity):
+            if scope is None and self.identity.ask_scopes:
+                scope = " ".join(self.identity.ask_scopes)
             return self.client.service_sign_in(self.identity.client_id, self.identity.secret, scope)
         if isinstance(self.identity, Identity):
             return self.client.sign_in(self.identity.username, self.identity.password, scope)
         raise ValueError(f"{self.name} has no credentials")
 
     def ensure_signed_in(self) -> Actor:
-        """Sign in unless already holding a token; raises AssertionError if the target refuses."""
+        """Sign in unless already holding a token; a refusal fails the scenario as a precondition
+        (``could not prepare (sign Dana in): POST .../auth/token answered 401 (...)``)."""
         if not self.signed_in:
-            response = self.sign_in()
-            if response.status != 200:
-                raise AssertionError(f"{self.name} could not sign in: status {response.status}")
+            require(self.sign_in(), 200, what=f"sign {self.name} in")
         return self
 
     def __repr__(self) -> str:
@@ -106,15 +111,53 @@ def actor(context: Any, name: str, *, roles: tuple[str, ...] = (), **fields: Any
     return created
 
 
-def service_actor(context: Any, name: str, *, scopes: tuple[str, ...] = (), **fields: Any) -> Actor:
-    """An actor that is a throwaway service client (created on first use)."""
+def service_actor(context: Any, name: str, *, scopes: tuple[str, ...] = (), may_use_configured: bool = False,
+                  **fields: Any) -> Actor:
+    """An actor that is a throwaway service client (created on first use).
+
+    With ``may_use_configured`` (only for scenarios that never change the client), when the target
+    refuses to create one (contract D.1) the configured service client stands in, provided it owns
+    every scope asked for and no administrative scope beyond them; it then asks for exactly those
+    scopes. Otherwise the refusal fails the scenario as a precondition.
+    """
     actors = _actors(context)
     if name in actors:
         return actors[name]
-    identity = context.identities.service_client(name, scopes=scopes, **fields)
+    try:
+        identity = context.identities.service_client(name, scopes=scopes, **fields)
+    except PreconditionRefused:
+        stand_in = configured_stand_in(context, scopes) if may_use_configured else None
+        if stand_in is None:
+            raise
+        identity = stand_in
     created = Actor(name, identity, _client(context, name))
     actors[name] = created
     return created
+
+
+def configured_stand_in(context: Any, scopes: tuple[str, ...]) -> ServiceIdentity | None:
+    """The configured service client, asking for ``scopes``, when it owns them all and no
+    administrative scope beyond them (read from a token of its own); else None."""
+    if (getattr(context, "capabilities", None) or {}).get("configured_client"):
+        return None  # the run found it missing or unusable
+    identity = configured_service_client(context.settings)
+    probe = _client(context, "the configured service client (scopes)")
+    try:
+        answer = probe.service_sign_in(identity.client_id, identity.secret)
+        if answer.status != 200:
+            return None
+        text = answer.get("scope")
+        owned = set(text.split()) if isinstance(text, str) else set()
+        with contextlib.suppress(Exception):
+            probe.revoke(str(probe.token))  # the probe's token is not needed any more
+    finally:
+        probe.close()
+    wanted = set(scopes)
+    if not wanted <= owned or any(s.startswith("admin:") for s in owned - wanted):
+        return None
+    identity.ask_scopes = tuple(scopes)
+    identity.scopes = tuple(scopes)
+    return identity
 
 
 def anonymous(context: Any, name: str = "a visitor") -> Actor:
@@ -126,9 +169,17 @@ def anonymous(context: Any, name: str = "a visitor") -> Actor:
 
 
 def sign_out_all(context: Any) -> None:
-    """Sign out every signed-in actor (scenario teardown); answers are ignored."""
+    """Sign out every signed-in throwaway actor (scenario teardown); answers are ignored.
+
+    A configured account is never signed out: on the release a logout ends every session of the
+    account (contract D.3), including sessions that are not the suite's. Its tokens are revoked instead.
+    """
     for each in list(_actors(context).values()):
-        if each.client.token and not each.is_service:
+        if each.client.token:
+            configured = bool(getattr(each.identity, "configured", False))
             with contextlib.suppress(Exception):  # teardown must go on; the target may be down
-                each.client.sign_out()
+                if configured or each.is_service:
+                    each.client.revoke_own_tokens()
+                else:
+                    each.client.sign_out()
         each.client.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,15 +30,18 @@ from hamcrest.core.description import Description
 
 from support import redaction
 from support.actors import Actor, actor, anonymous, service_actor
+from support.causes import PreconditionRefused
 from support.client import ApiResponse, PermisoClient
 from support.identities import (
     Identity,
     Role,
     Scope,
     ServiceIdentity,
+    configured_service_client,
     generate_password,
     items_of_body,  # re-exported: steps read list bodies kept from earlier answers
     next_suffix,
+    require,
     unique_username,
 )
 from support.matchers import describe_response
@@ -70,6 +74,8 @@ class AdminBook:
     attempted: dict[str, Any] = field(default_factory=dict)
     #: the last answer to a non-administrator's attempt (BOLA, mass assignment)
     attempt: ApiResponse | None = None
+    #: why the administrator's part of a matrix row could not be prepared (its throwaway was refused)
+    admin_refusal: PreconditionRefused | None = None
 
 
 def admin_book(context: Any) -> AdminBook:
@@ -420,6 +426,61 @@ def subject_targets(context: Any, wanted: Iterable[str]) -> Targets:
     return targets
 
 
+def made_up_targets(context: Any, wanted: Iterable[str] = ("user_id", "role_id", "scope_id", "client_id",
+                                                           "client_secret", "session_id")) -> Targets:
+    """Targets no object has: fresh UUIDs, a client id nobody registered, a secret nobody holds.
+
+    For callers who must be refused (A.2): a guard answers before any lookup, so the object need not
+    exist, and a broken guard can never change a real object. It also lets the guards be judged on a
+    target that refuses to create throwaways (contract D.1).
+    """
+    wanted = set(wanted)
+    targets = Targets(run_id=context.settings.permiso_run_id)
+    for name in ("user_id", "role_id", "scope_id", "session_id"):
+        if name in wanted:
+            setattr(targets, name, str(uuid.uuid4()))
+    if wanted & {"client_id", "client_secret"}:
+        targets.client_id = "pa-nobody-" + next_suffix(context.settings.permiso_run_id).replace("_", "-")
+        targets.client_secret = "not-a-secret-" + secrets.token_hex(8)
+    return targets
+
+
+#: the seeded objects an administrator's read may address (contract D.1: the bootstrap seeds them)
+SEEDED_ROLE = "admin"
+SEEDED_SCOPE = "read:profile"
+
+
+def _configured_client_usable(context: Any) -> bool:
+    caps = getattr(context, "capabilities", None) or {}
+    return "configured_client" in caps and not caps["configured_client"]
+
+
+def admin_targets(context: Any, item: Endpoint) -> Targets:
+    """Targets for the administrator's call of ``item``.
+
+    A read (GET) addresses what the deployment already has: the seeded role ``admin`` (its id read
+    from the administrator's own account when the role list is refused), the seeded scope
+    ``read:profile`` and the configured service client. A change or deletion addresses a throwaway
+    made for it; users are always throwaways (the configured accounts are never touched). A target
+    that cannot be prepared raises :class:`~support.causes.PreconditionRefused` naming the refusal.
+    """
+    wanted = needs_of(item)
+    reads = item.method == "GET"
+    targets = subject_targets(context, wanted & {"user_id"})
+    if "role_id" in wanted:
+        targets.role_id = context.identities.role_id(SEEDED_ROLE) if reads else subject_role(context).id
+    if "scope_id" in wanted:
+        keeps_scope = reads or item.key == "PUT /roles/{role_id}/scopes"
+        targets.scope_id = context.identities.scope_id(SEEDED_SCOPE) if keeps_scope else subject_scope(context).id
+    if wanted & {"client_id", "client_secret"}:
+        if reads and _configured_client_usable(context):
+            targets.client_id = context.settings.test_client_id
+        else:
+            client = subject_client(context)
+            targets.client_id, targets.client_secret = client.client_id, client.secret
+    return targets
+
+
 def needs_of(item: Endpoint) -> set[str]:
     """The targets an endpoint's path and body need."""
     needs = set(item.placeholders)
@@ -451,18 +512,41 @@ def caller(context: Any, who: str) -> Actor:
     """The actor for a caller of the matrix / availability tables, signed in when it has an account.
 
     ``a visitor``: nobody signed in; ``Dana`` (any capitalised name): a throwaway regular user;
-    ``a service client``: a throwaway client owning ``service:api``; ``the administrator``: the
-    configured administrator (its feature-wide client, already signed in by the hooks' helper).
+    ``a service client``: the configured service client (it exists on every deployment the suite
+    signs off, D.1), or a throwaway client owning ``service:api`` when it is missing or holds an
+    administrative scope; ``the administrator``: the configured administrator (its feature-wide
+    client, already signed in by the hooks' helper).
     """
     if who == "a visitor":
         return anonymous(context, "a visitor")
     if who == "a service client":
-        return service_actor(context, "a service client", scopes=("service:api",)).ensure_signed_in()
+        return service_caller(context)
     if who == "the administrator":
         from support.run import ensure_admin  # local: support.run pulls in the whole run machinery
 
         return Actor("the administrator", None, ensure_admin(context))
     return actor(context, who).ensure_signed_in()
+
+
+def service_caller(context: Any) -> Actor:
+    """The service client of the matrix: the configured one when usable, else a throwaway."""
+    actors = getattr(context, "actors", None)
+    if actors is not None and "a service client" in actors:
+        return actors["a service client"]  # type: ignore[no-any-return]
+    if _configured_client_usable(context):
+        someone = Actor("a service client", configured_service_client(context.settings),
+                        PermisoClient(context.settings, log=getattr(context, "log", None),
+                                      base_url=getattr(getattr(context, "target", None), "base_url", None),
+                                      name="a service client"))
+        answer = require(someone.sign_in(), 200, what="a token for the configured service client")
+        granted = answer.get("scope")
+        if not (isinstance(granted, str) and any(s.startswith("admin:") for s in granted.split())):
+            if actors is None:
+                context.actors = actors = {}
+            actors["a service client"] = someone
+            return someone
+        someone.client.close()
+    return service_actor(context, "a service client", scopes=("service:api",)).ensure_signed_in()
 
 
 def own_targets(context: Any, someone: Actor, wanted: Iterable[str]) -> Targets:
@@ -480,13 +564,15 @@ def availability_call(context: Any, who: str, key: str) -> ApiResponse:
     item = endpoint(key)
     someone = caller(context, who)
     wanted = needs_of(item)
-    if item.guard in ("user", "self", "public", "bearer") and who not in ("a visitor", "the administrator"):
-        targets = own_targets(context, someone, wanted)
-    else:
-        targets = subject_targets(context, wanted)
     special = _SPECIAL_CALLS.get(item.key)
     if special is not None:
         return special(context, someone)
+    if item.guard in ("user", "self", "public", "bearer") and who not in ("a visitor", "the administrator"):
+        targets = own_targets(context, someone, wanted)
+    elif who == "the administrator":
+        targets = admin_targets(context, item)
+    else:
+        targets = subject_targets(context, wanted)
     return call(context, someone.client, item, targets)
 
 
@@ -499,7 +585,8 @@ def _token_call(context: Any, someone: Actor) -> ApiResponse:
 
 
 def _service_token_call(context: Any, someone: Actor) -> ApiResponse:
-    client = subject_client(context)
+    client = configured_service_client(context.settings) if _configured_client_usable(context) \
+        else subject_client(context)
     return someone.client.request("POST", "/auth/service-token", token=None, paced=True,
                                   data={"client_id": client.client_id, "client_secret": client.secret})
 
@@ -539,15 +626,27 @@ _SPECIAL_CALLS: dict[str, Callable[[Any, Actor], ApiResponse]] = {
 
 
 def attempt_by_each_caller(context: Any, function: str) -> dict[str, ApiResponse]:
-    """Every kind of caller tries the same administrative function on the same throwaway objects:
-    first a visitor, Dana and a service client, then the administrator (so a wrongly allowed
-    destructive call shows as a failure rather than being hidden by the administrator's)."""
+    """Every kind of caller tries the same administrative function.
+
+    A visitor, Dana and a service client go first, each addressed to objects that do not exist
+    (:func:`made_up_targets`): the guard must refuse them before any lookup, a broken guard changes
+    nothing real, and their guards are judged even on a target that refuses to create throwaways.
+    Then the administrator, on seeded objects for reads and throwaways for changes
+    (:func:`admin_targets`); when the target refuses to prepare those, the refusal is kept in
+    ``admin_book(context).admin_refusal`` for the administrator's step to report."""
     item = endpoint(function)
-    targets = subject_targets(context, needs_of(item))
+    book = admin_book(context)
     answers: dict[str, ApiResponse] = {}
-    for who in CALLERS:
-        answers[who] = call(context, caller(context, who).client, item, targets)
-    admin_book(context).attempts = answers
+    book.attempts = answers
+    outsiders = made_up_targets(context, needs_of(item))
+    for who in CALLERS[:-1]:
+        answers[who] = call(context, caller(context, who).client, item, outsiders)
+    try:
+        targets = admin_targets(context, item)
+    except PreconditionRefused as refusal:
+        book.admin_refusal = refusal
+        return answers
+    answers["the administrator"] = call(context, caller(context, "the administrator").client, item, targets)
     return answers
 
 

@@ -445,6 +445,19 @@ class PermisoClient:
             self.token = self.refresh_token = self.session_id = None
         return response
 
+    def revoke_own_tokens(self) -> ApiResponse | None:
+        """Give up this client's tokens without signing out: ``/auth/revoke`` of its refresh token and
+        then of its access token (with that access token); forget them. For configured accounts on a
+        shared deployment: a logout there ends every session of the account (contract D.3), also
+        sessions that are not the suite's. Returns the last answer (None when nothing was held)."""
+        answer: ApiResponse | None = None
+        if self.token and self.refresh_token:
+            answer = self.revoke(self.refresh_token, "refresh_token")
+        if self.token:
+            answer = self.revoke(self.token, "access_token")
+        self.token = self.refresh_token = self.session_id = None
+        return answer
+
     def introspect(self, token: str, token_type_hint: str | None = None) -> ApiResponse:
         return self.request("POST", "/auth/introspect", json=_drop_none(token=token,
                                                                      token_type_hint=token_type_hint))

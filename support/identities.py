@@ -19,8 +19,10 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from support import redaction
+from support.causes import PreconditionRefused, refusal_reason
 from support.client import ApiResponse, PermisoClient
 from support.settings import Settings
 
@@ -29,8 +31,13 @@ _NAME_LOCK = threading.Lock()
 _COUNTER = itertools.count(1)
 
 
-class ProvisioningError(Exception):
-    """The target refused to create something the scenario needs (message: one redacted line)."""
+class ProvisioningError(PreconditionRefused):
+    """The target refused (or could not supply) something the scenario needs.
+
+    A :class:`~support.causes.PreconditionRefused` (an AssertionError): the scenario is reported as
+    *failed* with ``could not prepare (<what>): <METHOD> <path> answered <status> (<reason>)``, one
+    redacted line naming the refused call, never as an error of the suite.
+    """
 
 
 class ProtectedAccountError(Exception):
@@ -114,6 +121,8 @@ class ServiceIdentity:
     name: str = ""
     label: str = ""
     configured: bool = False
+    #: the scopes to ask for when no scope is named (a configured client standing in for a throwaway)
+    ask_scopes: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"ServiceIdentity({self.label or self.client_id!r}, client_id={self.client_id!r})"
@@ -162,6 +171,12 @@ def ensure_not_protected(settings: Settings, *, username: str | None = None,
         raise ProtectedAccountError(f"refusing to {action} the configured account {who!r}")
 
 
+def _roles_of(user: Any) -> list[Mapping[str, Any]]:
+    """The ``roles`` objects of a user JSON (A.6), or none."""
+    roles = user.get("roles") if isinstance(user, Mapping) else None
+    return [r for r in roles if isinstance(r, Mapping)] if isinstance(roles, list) else []
+
+
 def items_of_body(body: Any, key: str) -> list[Mapping[str, Any]]:
     """The objects of a list answer's body (``{key: [...]}`` or a bare list); anything else: none."""
     if isinstance(body, list):
@@ -171,15 +186,28 @@ def items_of_body(body: Any, key: str) -> list[Mapping[str, Any]]:
     return []
 
 
+def refused(response: ApiResponse, what: str, reason: str | None = None) -> ProvisioningError:
+    """The precondition failure for a refused setup call (``raise refused(answer, "create a role")``):
+    the call, its status and a short reason read from the body, redacted and on one line."""
+    exchange = getattr(response, "exchange", None)
+    method = getattr(exchange, "method", "?")
+    path = urlsplit(redaction.redact_url(getattr(exchange, "url", "") or "")).path or "?"
+    text = reason if reason is not None else refusal_reason(getattr(response, "body", None))
+    text = redaction.redact_text(" ".join(str(text).split()))[:200]
+    return ProvisioningError(method, path, int(getattr(response, "status", 0) or 0), text, what=what)
+
+
+def require(response: ApiResponse, *ok: int, what: str) -> ApiResponse:
+    """``response`` when its status is one of ``ok`` (default: any 2xx), else :func:`refused`.
+    For Given steps and the helpers that prepare a scenario's world."""
+    status = int(getattr(response, "status", 0) or 0)
+    if (status in ok) if ok else 200 <= status < 300:
+        return response
+    raise refused(response, what)
+
+
 def _refusal(what: str, response: ApiResponse) -> ProvisioningError:
-    body = response.body
-    detail = ""
-    if isinstance(body, Mapping):
-        detail = str(body.get("error_description") or body.get("detail") or body.get("error") or "")
-    detail = redaction.redact_text(" ".join(detail.split()))[:200]
-    return ProvisioningError(f"could not create {what}: {response.exchange.method} "
-                             f"{redaction.redact_url(response.exchange.url)} answered {response.status}"
-                             + (f" ({detail})" if detail else ""))
+    return refused(response, f"create {what}")
 
 
 # ---------------------------------------------------------------------------------------- factory
@@ -249,25 +277,62 @@ class Identities:
 
     # ------------------------------------------------------------------ lookups
     def role_id(self, role: str | Role) -> str:
-        """The id of a role given by name (default roles included) or as a :class:`Role`."""
+        """The id of a role given by name (default roles included) or as a :class:`Role`.
+
+        Read from the role list; when the target refuses the list (contract D.1: the release asks the
+        administrator for a ``current_user`` query parameter), from the user routes instead: the
+        roles the administrator and the listed accounts hold carry their ids (A.6 user JSON). A role
+        found nowhere fails the scenario as a precondition naming the refused list call.
+        """
         if isinstance(role, Role):
             return role.id
-        if role not in self._role_ids:
-            for item in items_of_body(self.admin.list_roles().body, "roles"):
+        if role in self._role_ids:
+            return self._role_ids[role]
+        listing = self.admin.list_roles()
+        if listing.status == 200:
+            for item in items_of_body(listing.body, "roles"):
                 self._role_ids[str(item.get("name"))] = str(item.get("id"))
-        if role not in self._role_ids:
-            raise ProvisioningError(f"no role named {role!r} on the target")
-        return self._role_ids[role]
+            if role in self._role_ids:
+                return self._role_ids[role]
+        self._learn_roles_from_users(role)
+        if role in self._role_ids:
+            return self._role_ids[role]
+        if listing.status == 200:
+            raise refused(listing, f"the role {role!r}",
+                          f"no role named {role!r} among {len(items_of_body(listing.body, 'roles'))} listed")
+        raise refused(listing, f"the id of the role {role!r}")
+
+    def _learn_roles_from_users(self, wanted: str) -> None:
+        """Note the ids of the roles the administrator and the listed accounts hold (user JSON)."""
+        me = self.admin.me()
+        users: list[Any] = [me.body] if me.status == 200 else []
+        if not any(r.get("name") == wanted for u in users for r in _roles_of(u)):
+            listing = self.admin.list_users(per_page=100)
+            if listing.status == 200:
+                users += items_of_body(listing.body, "users")
+        for user in users:
+            for item in _roles_of(user):
+                if item.get("name") and item.get("id"):
+                    self._role_ids.setdefault(str(item["name"]), str(item["id"]))
 
     def scope_id(self, scope: str | Scope) -> str:
-        """The id of a scope given by name or as a :class:`Scope`."""
+        """The id of a scope given by name or as a :class:`Scope`.
+
+        Read from the scope list; a refused list (D.1) or a scope the list lacks fails the scenario as
+        a precondition that names the list call (the scope may well exist: only its id is unknown).
+        """
         if isinstance(scope, Scope):
             return scope.id
+        if scope in self._scope_ids:
+            return self._scope_ids[scope]
+        listing = self.admin.list_scopes()
+        if listing.status != 200:
+            raise refused(listing, f"the id of the scope {scope!r}")
+        for item in items_of_body(listing.body, "scopes"):
+            self._scope_ids[str(item.get("name"))] = str(item.get("id"))
         if scope not in self._scope_ids:
-            for item in items_of_body(self.admin.list_scopes().body, "scopes"):
-                self._scope_ids[str(item.get("name"))] = str(item.get("id"))
-        if scope not in self._scope_ids:
-            raise ProvisioningError(f"no scope named {scope!r} on the target")
+            raise refused(listing, f"the scope {scope!r}",
+                          f"no scope named {scope!r} among {len(items_of_body(listing.body, 'scopes'))} listed")
         return self._scope_ids[scope]
 
     # ------------------------------------------------------------------ creation

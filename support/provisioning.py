@@ -66,11 +66,20 @@ def _ensure_user(settings: Settings, admin: PermisoClient, undo: list[Undo]) -> 
     password = settings.test_user_password.get_secret_value()
     answer = probe.sign_in(settings.test_user_username, password)
     if answer.status == 200:
-        probe.sign_out()
+        # never a logout of a configured account: on the release it ends every session of the account
+        # (contract D.3); give the probe's own tokens back instead
+        probe.revoke_own_tokens()
+        probe.close()
         return None
+    probe.close()
     listing = admin.list_users(search=settings.test_user_username, per_page=100)
+    if listing.status != 200:
+        return (
+            f"the configured user {settings.test_user_username!r} cannot sign in (HTTP {answer.status}) and "
+            f"the user list, to tell whether it exists, was refused (HTTP {listing.status})"
+        )
     users = listing.body.get("users", []) if isinstance(listing.body, dict) else []
-    if any(u.get("username") == settings.test_user_username.lower() for u in users):
+    if any(isinstance(u, dict) and u.get("username") == settings.test_user_username.lower() for u in users):
         return (
             f"the configured user {settings.test_user_username!r} exists but cannot sign in "
             f"(HTTP {answer.status}); check TEST_USER_PASSWORD"
@@ -82,7 +91,7 @@ def _ensure_user(settings: Settings, admin: PermisoClient, undo: list[Undo]) -> 
         is_active=True,
         is_verified=True,
     )
-    if created.status != 201 or not isinstance(created.body, dict):
+    if created.status != 201 or not isinstance(created.body, dict) or not created.body.get("id"):
         return f"the configured user {settings.test_user_username!r} is missing and could not be created " \
                f"(HTTP {created.status})"
     user_id = created.body["id"]
@@ -96,7 +105,10 @@ def _ensure_client(settings: Settings, admin: PermisoClient, undo: list[Undo]) -
     secret = settings.test_client_secret.get_secret_value()
     answer = probe.service_sign_in(settings.test_client_id, secret)
     if answer.status == 200:
+        probe.revoke_own_tokens()
+        probe.close()
         return None
+    probe.close()
     existing = admin.get_client(settings.test_client_id)
     if existing.status == 200:
         return (
@@ -111,8 +123,9 @@ def _ensure_client(settings: Settings, admin: PermisoClient, undo: list[Undo]) -
         is_active=True,
     )
     if created.status != 201:
-        return f"the configured service client {settings.test_client_id!r} is missing and could not be " \
-               f"created (HTTP {created.status})"
+        looked = "" if existing.status == 404 else f"; looking it up answered HTTP {existing.status}"
+        return f"the configured service client {settings.test_client_id!r} cannot get a token " \
+               f"(HTTP {answer.status}) and could not be created (HTTP {created.status}{looked})"
     print(f"Provisioned the configured service client {settings.test_client_id!r} for this run")
     undo.append(lambda: admin_call(settings, lambda c: c.delete_client(settings.test_client_id)))
     return None
@@ -125,4 +138,5 @@ def admin_call(settings: Settings, action: Callable[[PermisoClient], object]) ->
         try:
             action(admin)
         finally:
-            admin.sign_out()
+            admin.revoke_own_tokens()  # never a logout of the configured administrator (D.3)
+            admin.close()

@@ -19,6 +19,7 @@ from requests.structures import CaseInsensitiveDict
 
 from support import redaction
 from support.actors import actor, anonymous, service_actor
+from support.causes import PreconditionRefused
 from support.client import ApiResponse, Exchange, ExchangeLog
 from support.identities import (
     CleanupError,
@@ -51,15 +52,36 @@ class FakeAdmin:
         self.refuse_users = False
         self.signed_in = 0
         self.expired = False
+        #: play the release (contract D.1): role/scope/client routes answer 422 query.current_user
+        self.release = False
+        self.my_roles = [{"id": "role-admin", "name": "admin"}]
+
+    def _d1(self, method: str, path: str) -> ApiResponse | None:
+        if not self.release:
+            return None
+        return reply(422, {"error": "validation_error", "error_description": "Request validation failed",
+                           "details": [{"type": "missing", "loc": ["query", "current_user"],
+                                        "msg": "Field required"}]}, method, path)
+
+    def me(self) -> ApiResponse:
+        return reply(200, {"id": "u-admin", "username": "admin", "roles": self.my_roles}, "GET", "/users/me")
+
+    def list_users(self, **query: Any) -> ApiResponse:
+        users = [{"id": "u-trader", "username": "tina", "roles": [{"id": "role-trader", "name": "trader"}]}]
+        return reply(200, {"users": users, "total": 1, "page": 1, "per_page": 100, "pages": 1}, "GET", "/users/")
 
     def _auth(self) -> ApiResponse | None:
         return reply(401, {"error": "http_error", "error_description": "Token expired"}) if self.expired \
             else None
 
     def list_roles(self) -> ApiResponse:
+        if (refused := self._d1("GET", "/roles/")) is not None:
+            return refused
         return reply(200, [{"id": i, "name": n} for n, i in self.roles.items()])
 
     def list_scopes(self) -> ApiResponse:
+        if (refused := self._d1("GET", "/roles/scopes/")) is not None:
+            return refused
         return reply(200, [{"id": i, "name": n} for n, i in self.scopes.items()])
 
     def create_user(self, **body: Any) -> ApiResponse:
@@ -91,6 +113,8 @@ class FakeAdmin:
         return reply(200, {"id": user_id})
 
     def create_role(self, name: str, description: str | None, scope_ids: list[str]) -> ApiResponse:
+        if (refused := self._d1("POST", "/roles/")) is not None:
+            return refused
         role_id = str(uuid.uuid4())
         self.roles[name] = role_id
         self.journal.append(("create_role", role_id))
@@ -102,6 +126,8 @@ class FakeAdmin:
 
     def create_scope(self, name: str, description: str | None, resource: str | None,
                      action: str | None) -> ApiResponse:
+        if (refused := self._d1("POST", "/roles/scopes/")) is not None:
+            return refused
         scope_id = str(uuid.uuid4())
         self.scopes[name] = scope_id
         self.journal.append(("create_scope", scope_id))
@@ -112,6 +138,8 @@ class FakeAdmin:
         return reply(204)
 
     def create_client(self, **body: Any) -> ApiResponse:
+        if (refused := self._d1("POST", "/service-clients/")) is not None:
+            return refused
         self.clients.add(body["client_id"])
         self.journal.append(("create_client", body["client_id"]))
         return reply(201, {"client": {"client_id": body["client_id"], "name": body["name"]},
@@ -281,6 +309,57 @@ def test_unknown_role_is_a_clear_error(made: Any) -> None:
     _, ids, _ = made
     with pytest.raises(ProvisioningError, match="no role named 'wizard'"):
         ids.user("Dana", roles=("wizard",))
+
+
+D1_REFUSAL = "answered 422 (query.current_user missing)"
+
+
+def test_a_refused_role_creation_is_a_named_precondition(made: Any) -> None:
+    admin, ids, registered = made
+    admin.release = True
+    with pytest.raises(PreconditionRefused) as info:
+        ids.role("granting")
+    refusal = info.value
+    assert isinstance(refusal, AssertionError)  # behave: failed, not error
+    assert str(refusal).startswith("could not prepare (create role 'pa_role_abc123_")
+    assert str(refusal).endswith("POST /api/v1/roles/ " + D1_REFUSAL)
+    assert refusal.defect == "D1" and refusal.status == 422
+    assert refusal.signature == "could not prepare: POST /api/v1/roles/ " + D1_REFUSAL
+    assert registered == []
+
+
+@pytest.mark.parametrize("make", [lambda ids: ids.scope("reports"),
+                                  lambda ids: ids.service_client("billing"),
+                                  lambda ids: ids.service_client("billing", scopes=["service:api"])])
+def test_refused_scope_and_client_creations_are_named(made: Any, make: Callable[[Identities], Any]) -> None:
+    admin, ids, _ = made
+    admin.release = True
+    with pytest.raises(PreconditionRefused, match="could not prepare .*" + re.escape(D1_REFUSAL)) as info:
+        make(ids)
+    assert info.value.defect == "D1"
+
+
+def test_a_refused_scope_list_is_named_not_blamed_on_the_scope(made: Any) -> None:
+    admin, ids, _ = made
+    admin.release = True
+    with pytest.raises(PreconditionRefused) as info:
+        ids.scope_id("service:api")
+    message = str(info.value)
+    assert message == ("could not prepare (the id of the scope 'service:api'): GET /api/v1/roles/scopes/ "
+                       + D1_REFUSAL)
+    assert "no scope named" not in message
+
+
+def test_seeded_roles_are_found_through_the_user_routes_when_the_role_list_is_refused(made: Any) -> None:
+    admin, ids, _ = made
+    admin.release = True
+    assert ids.role_id("admin") == "role-admin"  # the administrator's own account
+    assert ids.role_id("trader") == "role-trader"  # an account of the user list
+    dana = ids.user("Dana", roles=("trader",))
+    assert admin.users[dana.id]["role_ids"] == ["role-trader"]
+    with pytest.raises(PreconditionRefused, match=r"the id of the role 'wizard'\): GET /api/v1/roles/ "
+                                                  + re.escape(D1_REFUSAL)):
+        ids.role_id("wizard")
 
 
 def test_actor_duck_types_context(made: Any, cfg: Settings) -> None:
