@@ -9,8 +9,13 @@ The run's life cycle:
 2. per feature: the administrator signs in once (and out at the end).
 3. per scenario: skip `@needs.<capability>` scenarios whose capability is missing, with the reason; give
    the scenario a fresh exchange log, identities and actors; on failure attach the redacted exchange.
-4. `after_all`: print and write the sign-off summary, remove everything the run created (also what a
-   Ctrl-C left behind), stop the embedded server, and fail the run when no scenario was selected.
+4. `after_all`: print and write the sign-off summary (Markdown and JSON, opening with the causes of
+   the failures), write one Allure result and one JUnit testcase per run-wide rule, remove everything
+   the run created (also what a Ctrl-C left behind), stop the embedded server, and fail the run when no
+   scenario was selected.
+
+One rule per scenario (design.md section 2): the run-wide watch (support/security_checks.py) only
+reports; `after_scenario` attributes each failed scenario to ONE cause (support/causes.py).
 """
 
 from __future__ import annotations
@@ -27,10 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support import parallel
+from support import parallel, results
 from support.client import ExchangeLog, PermisoClient, TargetUnreachable
 from support.identities import Identities
-from support.settings import Settings
+from support.settings import Settings, SettingsError
 from support.target import Target, TargetError, resolve_target
 
 
@@ -46,6 +51,7 @@ SUITE_VERSION = _suite_version()
 #: Where allure-behave writes (pyproject [tool.behave] outfiles); metadata goes next to its results.
 ALLURE_RESULTS = Path("allure-results")
 SUMMARY_PATH = Path("reports") / "signoff-summary.md"
+JUNIT_DIR = Path("reports") / "junit"
 
 
 class NoScenarioSelected(Exception):
@@ -161,7 +167,12 @@ def before_all(context: Any) -> None:
     if selected_scenarios(context) == 0 and not context.config.dry_run and not parallel.in_worker(context):
         fail_fast(context, NOTHING_SELECTED)
         return
-    settings = Settings.load(_userdata(context))
+    try:
+        settings = Settings.load(_userdata(context))
+    except SettingsError as exc:
+        fail_fast(context, str(exc))
+        return
+    results.start_fresh(context)  # empty allure-results/ (not in behavex workers) before anything is written
     state = RunState(settings=settings)
     context.run_state = state
     context.settings = settings
@@ -279,8 +290,10 @@ def before_scenario(context: Any, scenario: Any) -> None:
     if reason:
         scenario.skip(reason)
         return
+    from support import security_checks
     from support.reporting import apply_domain_labels
 
+    security_checks.scenario_started(context, scenario)
     apply_domain_labels(scenario.feature.tags, scenario.tags)
     context.log = ExchangeLog()
     context.admin.log = context.log
@@ -296,14 +309,18 @@ def after_scenario(context: Any, scenario: Any) -> None:
     state: RunState = context.run_state
     if context.config.dry_run:
         return
+    from support import causes, reporting, security_checks
+
+    security_checks.verify_scenario(context, scenario)  # judge this scenario's last answers (never raises)
     status = scenario.status.name if hasattr(scenario.status, "name") else str(scenario.status)
+    cause = causes.attribute_scenario(scenario)
     log: ExchangeLog | None = getattr(context, "log", None)
     if log is not None and log.records:
-        from support import reporting
-
-        if status in {"failed", "error"}:
+        if status in {"failed", "error", "hook_error"}:
             reporting.attach_exchanges(log.records)
         reporting.attach_timings(log.records)
+    if cause is not None:
+        reporting.label_cause(cause)
     if state.summary is not None:
         state.summary.record(
             feature_name=scenario.feature.name,
@@ -313,14 +330,53 @@ def after_scenario(context: Any, scenario: Any) -> None:
             status=status,
             duration_s=float(getattr(scenario, "duration", 0.0) or 0.0),
             skip_reason=getattr(scenario, "skip_reason", None),
+            cause=cause,
         )
 
 
 def after_step(context: Any, step: Any) -> None:
-    """Fail the step that saw a response breaking the run-wide hygiene rules (A.1, A.11)."""
+    """Judge the step's answers against the run-wide rules: reported once for the run, never failing."""
     from support import security_checks
 
     security_checks.after_step(context, step)
+
+
+def finish_summary(context: Any, summary: Any, settings: Settings | None) -> None:
+    """Give the summary what only the end of the run knows: the run-wide rules as the watch saw them
+    (then forgotten, so a behavex worker's next feature starts afresh), the scan switch, interruption."""
+    from support import security_checks
+    from support.reporting import RuleRecord
+
+    summary.rules = [RuleRecord.from_dict(r) for r in security_checks.WATCH.rule_records()]
+    security_checks.WATCH.reset()
+    summary.scan_enabled = bool(getattr(settings, "security_scan_enabled", True))
+    runner = getattr(context, "_runner", None)
+    summary.interrupted = bool(getattr(runner, "aborted", False))
+
+
+def allure_results_dir(context: Any) -> Path | None:
+    """Where the active allure-behave formatter writes, or None when no Allure formatter runs."""
+    runner = getattr(context, "_runner", None)
+    for formatter in getattr(runner, "formatters", None) or []:
+        if type(formatter).__module__.startswith("allure_behave"):
+            name = getattr(getattr(formatter, "stream_opener", None), "name", None)
+            return Path(name) if name and name != "-" else ALLURE_RESULTS
+    return None
+
+
+def publish_summary(summary: Any, *, allure_dir: Path | None = ALLURE_RESULTS,
+                    junit_dir: Path | None = JUNIT_DIR) -> None:
+    """Write the sign-off summary (Markdown + JSON), one Allure result per run-wide rule and the JUnit
+    file of the rules, then print the summary past behave's capture."""
+    from support import reporting
+
+    summary.write(SUMMARY_PATH)
+    if summary.rules and allure_dir is not None:
+        reporting.write_rule_results(allure_dir, summary.rules, scan_enabled=summary.scan_enabled)
+    if summary.rules and junit_dir is not None:
+        reporting.write_rule_junit(junit_dir, summary.rules, scan_enabled=summary.scan_enabled)
+    # behave captures what after_all prints; the summary writes past the capture on purpose.
+    summary.print_to_console()
 
 
 def after_feature(context: Any, feature: Any) -> None:
@@ -336,10 +392,11 @@ def after_all(context: Any) -> None:
         for undo in reversed(state.provisioned):
             with contextlib.suppress(Exception):
                 undo()
-        if state.summary is not None and not parallel.stash_summary(context, state.summary):
-            state.summary.write(SUMMARY_PATH)
-            # behave captures what after_all prints; the summary writes past the capture on purpose.
-            state.summary.print_to_console()
+        if state.summary is not None:
+            finish_summary(context, state.summary, state.settings)
+            if not parallel.stash_summary(context, state.summary):
+                junit = Path(context.config.junit_directory) if getattr(context.config, "junit", False) else None
+                publish_summary(state.summary, allure_dir=allure_results_dir(context), junit_dir=junit)
         for error in state.ledger.errors:
             print(f"cleanup problem: {error}", file=sys.stderr)
     finally:

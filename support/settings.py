@@ -7,17 +7,40 @@ and every secret value is registered with :mod:`support.redaction` the moment se
 
 Precedence (highest first): behave ``-D NAME=value`` overrides (names case-insensitive), environment
 variables, the ``.env`` file, defaults.
+
+Validation happens here, once, before anything starts: :meth:`Settings.load` raises :class:`SettingsError`
+whose message is ONE line naming the setting, where it came from and what is wrong (the run prints it and
+exits 2). Checked:
+
+- types (``PERMISO_PERF_SAMPLES=abc``) and a bound for every number (samples, users, retries at least
+  1 or 0, timeouts and budgets above 0, ... see the ``Field`` bounds below);
+- URLs: ``PERMISO_BASE_URL`` / ``PERMISO_HTTP_URL`` need an ``http://`` or ``https://`` scheme and a host
+  (``localhost:9`` would otherwise only fail after the 10 s health wait);
+- unknown names. The suite's prefixes are ``PERMISO_``, ``TEST_``, ``PERF_``, ``RATE_LIMIT_`` and
+  ``SECURITY_``, but other programs share them, so the rule depends on where a name comes from:
+
+  * ``-D`` and ``.env`` are written for this suite: a name with one of the prefixes that is not a setting
+    is an error; a name without them (``AllureFormatter.hide_excluded``, behavex's ``worker_id``) is
+    someone else's and ignored, unless it is a near miss of a setting (``PERMSO_PERF_SAMPLES``).
+  * the environment is shared with CI systems and other tools (``TEST_*`` of a CI, the reference
+    server's own ``PERMISO_REFERENCE_*`` options, test harness variables): an unknown name there is an
+    error only when it is a near miss of a setting (difflib ratio >= 0.85, e.g. ``PERMISO_PERF_SAMPLE``).
+    The reference server's own names (``PERMISO_REFERENCE_*`` that are not settings) are never errors.
+
+  Every error for an unknown name suggests the nearest setting ("did you mean PERMISO_PERF_SAMPLES?").
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import secrets as _secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from support import redaction
@@ -27,6 +50,18 @@ DEFAULT_CONTAINERS = ("permiso-app-1", "permiso-postgres-prod", "permiso-redis-p
 
 def _new_run_id() -> str:
     return _secrets.token_hex(3)
+
+
+#: Name prefixes that mark a name as (meant to be) one of the suite's settings.
+SUITE_PREFIXES = ("PERMISO_", "TEST_", "PERF_", "RATE_LIMIT_", "SECURITY_")
+#: Names under this prefix that are not settings belong to the reference server's CLI (never errors).
+REFERENCE_PREFIX = "PERMISO_REFERENCE_"
+#: How close an unknown name must be to a setting to count as its misspelling (difflib ratio).
+NEAR_MISS = 0.85
+
+
+class SettingsError(ValueError):
+    """A setting the run cannot start with; its message is one line naming the setting."""
 
 
 class Settings(BaseSettings):
@@ -54,35 +89,36 @@ class Settings(BaseSettings):
     test_client_id: str = "test-client-001"
     test_client_secret: SecretStr = SecretStr("test-secret-123456789")
     # --- load, timeouts, retries ---
-    test_concurrent_users: int = 100
-    test_duration_seconds: int = 300
-    test_timeout_seconds: float = 30
-    test_retry_attempts: int = 3
-    test_retry_delay: float = 1
+    test_concurrent_users: int = Field(100, ge=1, le=100_000)
+    test_duration_seconds: int = Field(300, ge=1, le=86_400)
+    test_timeout_seconds: float = Field(30, gt=0, le=3_600)
+    test_retry_attempts: int = Field(3, ge=0, le=100)
+    test_retry_delay: float = Field(1, ge=0, le=600)
     # --- response-time budgets (ms) ---
-    perf_health_threshold_ms: float = 100
-    perf_auth_threshold_ms: float = 500
-    perf_crud_threshold_ms: float = 1000
-    perf_admin_threshold_ms: float = 2000
+    perf_health_threshold_ms: float = Field(100, gt=0, le=600_000)
+    perf_auth_threshold_ms: float = Field(500, gt=0, le=600_000)
+    perf_crud_threshold_ms: float = Field(1000, gt=0, le=600_000)
+    perf_admin_threshold_ms: float = Field(2000, gt=0, le=600_000)
     # --- rate limits, security, TLS ---
-    rate_limit_test_requests: int = 10
-    rate_limit_test_window: int = 60
+    rate_limit_test_requests: int = Field(10, ge=1, le=100_000)
+    rate_limit_test_window: int = Field(60, ge=1, le=86_400)
     security_scan_enabled: bool = True
     test_verify_ssl: bool = False
     test_ssl_cert_path: str | None = None
     # --- added by this project (design.md §6, decisions.md) ---
-    permiso_lockout_threshold: int = 5
-    permiso_lockout_minutes: float = 15
-    permiso_auth_rate_per_second: float = 4
+    permiso_lockout_threshold: int = Field(5, ge=1, le=1_000)
+    permiso_lockout_minutes: float = Field(15, gt=0, le=10_080)
+    # 0: the suite does not pace its sign-ins at all
+    permiso_auth_rate_per_second: float = Field(4, ge=0, le=10_000)
     permiso_containers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_CONTAINERS))
-    permiso_perf_samples: int = 20
+    permiso_perf_samples: int = Field(20, ge=1, le=100_000)
     permiso_jwt_secret: SecretStr | None = None
     permiso_reference_faults: str = ""
     # The embedded server gets an auth rate limit like the front's (e.g. 5 per second, burst 2x, 503 HTML
     # rejections), so the flood scenarios can run against it; None: it starts without a limiter.
     permiso_reference_auth_rate_limit: float | None = None
-    permiso_max_expiry_wait_seconds: float = 30
+    permiso_max_expiry_wait_seconds: float = Field(30, ge=0, le=86_400)
     # None: judged from the target (a deployment behind the TLS front is limited, Part B); true/false wins.
     permiso_auth_rate_limited: bool | None = None
     permiso_run_id: str = Field(default_factory=_new_run_id)
@@ -97,6 +133,28 @@ class Settings(BaseSettings):
             return None
         return value.strip().rstrip("/") if isinstance(value, str) and "://" in value else value
 
+    @field_validator("permiso_base_url", "permiso_http_url")
+    @classmethod
+    def _url_has_scheme_and_host(cls, value: str | None) -> str | None:
+        """`localhost:9` would only fail after the health wait (requests: InvalidSchema); say it now."""
+        if value is None:
+            return None
+        text = value.strip()
+        if text.lower() in ("http:", "https:"):  # "https://" after the trailing slashes went
+            raise ValueError("names no host")
+        parts = urlsplit(text) if "://" in text else None
+        if parts is None:
+            raise ValueError(f"has no http:// or https:// scheme (did you mean https://{text}?)")
+        if parts.scheme.lower() not in ("http", "https"):
+            raise ValueError(f"must start with http:// or https://, not {parts.scheme}://")
+        if not parts.hostname:
+            raise ValueError("names no host")
+        try:
+            _ = parts.port
+        except ValueError:
+            raise ValueError("has a port that is not a number from 0 to 65535") from None
+        return text.rstrip("/")
+
     @field_validator("permiso_reference_auth_rate_limit", mode="before")
     @classmethod
     def _blank_limit_is_none(cls, value: Any) -> Any:
@@ -110,7 +168,7 @@ class Settings(BaseSettings):
     def _limit_is_positive(cls, value: float | None) -> float | None:
         """A limit of 0 or less would refuse every sign-in: a typo, not a configuration."""
         if value is not None and value <= 0:
-            raise ValueError("PERMISO_REFERENCE_AUTH_RATE_LIMIT must be a positive number of requests per second")
+            raise ValueError("must be a positive number of requests per second")
         return value
 
     @field_validator("permiso_jwt_secret", mode="before")
@@ -156,8 +214,9 @@ class Settings(BaseSettings):
              ) -> Settings:
         """Build settings: ``overrides`` (behave ``-D``) > environment > ``env_file`` > defaults.
 
-        Override names are case-insensitive; names that are not settings (e.g. formatter options
-        behave keeps in the same userdata) are ignored.
+        Override names are case-insensitive; names without the suite's prefixes that are not settings
+        (e.g. formatter options behave keeps in the same userdata) are ignored. Raises
+        :class:`SettingsError` (one line) for a bad value or an unknown name (rule: module docstring).
         """
         known = set(cls.model_fields)
         init: dict[str, Any] = {}
@@ -165,7 +224,14 @@ class Settings(BaseSettings):
             name = str(key).strip().lower()
             if name in known:
                 init[name] = value
-        return cls(_env_file=env_file, **init)  # type: ignore[call-arg]
+        dotenv_names = _dotenv_names(env_file)
+        _check_names((str(k) for k in (overrides or {})), strict=True, origin="-D")
+        _check_names(dotenv_names, strict=True, origin=f"{env_file}")
+        _check_names(os.environ, strict=False, origin="the environment")
+        try:
+            return cls(_env_file=env_file, **init)  # type: ignore[call-arg]
+        except ValidationError as exc:
+            raise SettingsError(_describe_error(exc, overrides or {}, dotenv_names, env_file)) from None
 
     def with_target(self, base_url: str, http_url: str | None = None, jwt_secret: str | None = None,
                     **changes: Any) -> Settings:
@@ -249,6 +315,99 @@ SECRET_FIELDS: frozenset[str] = frozenset(
     name for name, field in Settings.model_fields.items()
     if field.annotation in (SecretStr, SecretStr | None)
 )
+
+
+# ---------------------------------------------------------------------- validation helpers (one line each)
+def nearest_setting(name: str, cutoff: float = 0.75) -> str | None:
+    """The setting (env name) closest to ``name``, or None when nothing is at least ``cutoff`` alike."""
+    names = [field.upper() for field in Settings.model_fields]
+    found = difflib.get_close_matches(name.strip().upper(), names, n=1, cutoff=cutoff)
+    return found[0] if found else None
+
+
+def unknown_name_problem(name: str, *, strict: bool, origin: str) -> str | None:
+    """The one-line complaint about ``name``, or None when it is a setting or someone else's name.
+
+    ``strict`` (``-D``, ``.env``): a name with a suite prefix must be a setting. Not strict (the
+    environment): only near misses of a setting are complaints, never the reference server's names.
+    """
+    upper = name.strip().upper()
+    if upper.lower() in Settings.model_fields:
+        return None
+    near = nearest_setting(upper, NEAR_MISS)
+    if strict:
+        if near is None and not upper.startswith(SUITE_PREFIXES):
+            return None
+    elif near is None or upper.startswith(REFERENCE_PREFIX):
+        return None
+    hint = near or nearest_setting(upper)
+    advice = f"did you mean {hint}?" if hint else "README.md lists the settings"
+    return f"unknown setting {upper} (from {origin}); {advice}"
+
+
+def _check_names(names: Iterable[str], *, strict: bool, origin: str) -> None:
+    for name in names:
+        problem = unknown_name_problem(name, strict=strict, origin=origin)
+        if problem:
+            raise SettingsError(problem)
+
+
+def _dotenv_names(env_file: str | Path | None) -> list[str]:
+    if env_file is None or not Path(env_file).is_file():
+        return []
+    from dotenv import dotenv_values
+
+    return [str(k) for k in dotenv_values(env_file)]
+
+
+_REASONS = {
+    "int_parsing": "is not a whole number",
+    "int_from_float": "is not a whole number",
+    "int_type": "is not a whole number",
+    "float_parsing": "is not a number",
+    "float_type": "is not a number",
+    "bool_parsing": "is not true or false",
+    "bool_type": "is not true or false",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be greater than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "finite_number": "must be a finite number",
+}
+
+
+def _number(value: Any) -> Any:
+    """10 rather than 10.0 in messages."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _describe_error(exc: ValidationError, overrides: Mapping[str, Any], dotenv_names: list[str],
+                    env_file: str | Path | None) -> str:
+    """One line for the first problem pydantic found: the setting, its value, its origin, the reason."""
+    errors = exc.errors()
+    first = errors[0]
+    field = str(first["loc"][0]) if first.get("loc") else ""
+    name = field.upper() or "settings"
+    if field in {str(k).strip().lower() for k in overrides}:
+        origin = "-D"
+    elif name in {k.upper() for k in os.environ}:
+        origin = "the environment"
+    elif name in {k.upper() for k in dotenv_names}:
+        origin = str(env_file)
+    else:
+        origin = "default"
+    value = first.get("input")
+    shown = ""
+    if field not in SECRET_FIELDS and isinstance(value, str | int | float | bool):
+        text = redaction.redact_text(str(value))
+        shown = "=" + (text if len(text) <= 60 else text[:57] + "...")
+    template = _REASONS.get(str(first.get("type")))
+    if template:
+        reason = template.format(**{k: _number(v) for k, v in (first.get("ctx") or {}).items()})
+    else:
+        reason = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    return f"setting {name}{shown} (from {origin}) {reason}{more}"
 
 
 def child_environment(extra: Mapping[str, str], *, drop: tuple[str, ...] = ()) -> dict[str, str]:

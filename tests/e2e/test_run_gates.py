@@ -69,3 +69,33 @@ def test_a_full_run_leaves_the_target_as_it_found_it(tmp_path: Path, reference_s
     assert run.returncode == 0, run.output[-4000:]
     after = _inventory(reference_server)
     assert after == before
+
+
+# ------------------------------------------------------------------ settings are validated before anything starts
+def _lines(run_output: str) -> list[str]:
+    return run_output.strip().splitlines()
+
+
+def test_a_bad_setting_value_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    run = run_behave(["--tags=@critical", "-D", "PERMISO_PERF_SAMPLES=abc"], tmp_path, timeout=60)
+    assert run.returncode == 2, run.output
+    assert len(_lines(run.output)) <= 3, run.output
+    assert "PERMISO_PERF_SAMPLES=abc" in run.output and "not a whole number" in run.output
+    assert TRACEBACK not in run.output and "ABORTED" not in run.output
+
+
+def test_a_misspelled_setting_name_is_refused_with_the_right_name(tmp_path: Path) -> None:
+    run = run_behave(["--tags=@critical", "-D", "PERMISO_PERF_SAMPLE=5"], tmp_path, timeout=60)
+    assert run.returncode == 2, run.output
+    assert len(_lines(run.output)) <= 3, run.output
+    assert "did you mean PERMISO_PERF_SAMPLES?" in run.output
+    assert TRACEBACK not in run.output
+
+
+def test_a_base_url_without_scheme_fails_at_once(tmp_path: Path) -> None:
+    run = run_behave(["--tags=@critical"], tmp_path, env={"PERMISO_BASE_URL": "localhost:9"}, timeout=60)
+    assert run.returncode == 2, run.output
+    assert run.seconds < 8, f"took {run.seconds:.1f} s (it must not wait for the target)"
+    assert len(_lines(run.output)) <= 3, run.output
+    assert "PERMISO_BASE_URL=localhost:9" in run.output and "no http:// or https:// scheme" in run.output
+    assert TRACEBACK not in run.output

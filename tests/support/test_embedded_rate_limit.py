@@ -6,10 +6,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from pydantic import ValidationError
 
 from support import security_checks
-from support.settings import Settings
+from support.settings import Settings, SettingsError
 from support.target import embedded_auth_rate, embedded_settings
 
 
@@ -24,7 +23,7 @@ def test_the_limit_is_off_by_default_and_read_from_overrides_and_env(clean_env: 
 
 
 def test_a_limit_of_zero_or_less_is_refused(clean_env: Path) -> None:
-    with pytest.raises(ValidationError, match="positive"):
+    with pytest.raises(SettingsError, match="positive"):
         Settings.load({"PERMISO_REFERENCE_AUTH_RATE_LIMIT": "0"})
 
 
