@@ -133,6 +133,13 @@ def create_session(request: Request, user_id: str) -> dict[str, Any]:
         (row["id"], user_id, row["ip_address"], row["user_agent"], row["created_at"],
          row["last_activity"], row["expires_at"]),
     )
+    if fault(request, "inactive_sessions_kept"):  # variant (D.3): the release's retention of dead rows
+        state.db.execute(
+            "INSERT INTO sessions (id, user_id, ip_address, user_agent, created_at, last_activity,"
+            " expires_at, ended_at) VALUES (?,?,?,?,?,?,?,?)",
+            (new_id(), user_id, row["ip_address"], row["user_agent"], row["created_at"],
+             row["last_activity"], row["expires_at"], row["created_at"]),
+        )
     return row
 
 

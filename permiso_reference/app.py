@@ -22,6 +22,7 @@ from permiso_reference import __version__
 from permiso_reference.config import ReferenceSettings
 from permiso_reference.db import Database, bootstrap, hash_secret, now_iso
 from permiso_reference.errors import (
+    BARE_KEY,
     ASGIApp,
     Receive,
     Scope,
@@ -30,6 +31,8 @@ from permiso_reference.errors import (
     install_error_handlers,
 )
 from permiso_reference.faults import fault, validate_faults
+from permiso_reference.profiles import apply_profile
+from permiso_reference.release import ReleaseGuardMiddleware, route_table
 from permiso_reference.routers import admin, auth, roles, service_clients, sessions, users
 
 SERVICE_NAME = "permiso-auth"
@@ -57,6 +60,8 @@ class AuthRateLimitMiddleware:
             tokens = min(burst, tokens + (moment - stamp) * rate)
             if tokens < 1:
                 self.buckets[client] = (tokens, moment)
+                if "rate_limit_503_bare" in self.state.faults:
+                    scope[BARE_KEY] = "hsts"  # F1: the front's own pages carry HSTS only
                 body = (b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n"
                         b"<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n"
                         b"<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
@@ -71,7 +76,7 @@ class AuthRateLimitMiddleware:
 
 def create_app(settings: ReferenceSettings | None = None) -> FastAPI:
     """Build the reference app (database created and bootstrapped immediately)."""
-    settings = settings or ReferenceSettings()
+    settings = apply_profile(settings or ReferenceSettings())
     faults = validate_faults(settings.faults)
     db = Database(settings.db_path)
     bootstrap(db, admin=(settings.admin_username, settings.admin_password, settings.admin_email),
@@ -94,10 +99,14 @@ def create_app(settings: ReferenceSettings | None = None) -> FastAPI:
     app.state.started_monotonic = time.monotonic()
 
     install_error_handlers(app)
+    app.add_middleware(ReleaseGuardMiddleware, fastapi_app=app)  # innermost: D1/D13 of the release
     app.add_middleware(AuthRateLimitMiddleware, fastapi_app=app)
     app.add_middleware(SecurityHeadersMiddleware, fastapi_app=app)
 
     base = settings.api_base.rstrip("/")
+    app.state.route_table = route_table(base, {"/auth": auth.router, "/users": users.router,
+                                               "/roles": roles.router, "/service-clients": service_clients.router,
+                                               "/sessions": sessions.router, "/admin": admin.router})
     app.include_router(auth.router, prefix=f"{base}/auth", tags=["auth"])
     app.include_router(users.router, prefix=f"{base}/users", tags=["users"])
     app.include_router(roles.router, prefix=f"{base}/roles", tags=["roles"])

@@ -1,7 +1,9 @@
-"""Console script ``permiso-reference``: ``serve`` the reference Permiso, list its ``faults``.
+"""Console script ``permiso-reference``: ``serve`` the reference Permiso, list its ``faults`` and
+``profiles``.
 
-Unknown fault names exit with status 2 and one clear line: a typo must never silently give a
-healthy server to a sensitivity run.
+Unknown fault or profile names exit with status 2 and one clear line: a typo must never silently give a
+healthy server to a sensitivity run. ``--profile`` (or ``PERMISO_REFERENCE_PROFILE``) picks a named set
+of behaviours (``permiso_reference.profiles``); ``--faults`` adds to it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from permiso_reference.config import ReferenceSettings
-from permiso_reference.faults import FAULTS, parse_faults
+from permiso_reference.faults import BEHAVIOURS, kind_of, parse_faults
+from permiso_reference.profiles import PROFILES, get_profile, profile_names
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="plain HTTP port answering 301 to HTTPS (with --tls)")
     serve.add_argument("--db", dest="db_path", default=None, help="keep the SQLite database in this file")
     serve.add_argument("--faults", default="", help="comma-separated fault names (see `faults`)")
+    serve.add_argument("--profile", default=os.environ.get("PERMISO_REFERENCE_PROFILE") or d.profile,
+                       help="named set of behaviours (see `profiles`; env PERMISO_REFERENCE_PROFILE); "
+                            "--faults adds to it")
     # Secrets may also come from the environment (PERMISO_REFERENCE_JWT_SECRET, ..._ADMIN_PASSWORD,
     # ..._USER_PASSWORD, ..._CLIENT_SECRET): a command line is visible to every user in `ps`.
     serve.add_argument("--jwt-secret", default=os.environ.get("PERMISO_REFERENCE_JWT_SECRET"))
@@ -49,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--client-id", default=d.client_id)
     serve.add_argument("--client-secret", default=os.environ.get("PERMISO_REFERENCE_CLIENT_SECRET", d.client_secret))
     serve.add_argument("--quiet", action="store_true", help="print only the listening line")
-    sub.add_parser("faults", help="list the injectable faults")
+    sub.add_parser("faults", help="list the injectable faults and acceptable variants (name, kind, description)")
+    sub.add_parser("profiles", help="list the profiles (name, summary)")
     sub.add_parser("front", add_help=False, help="serve behind a real nginx front (permiso_reference/front.py)")
     return parser
 
@@ -63,11 +70,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return front_main(rest[1:])
     args = _parser().parse_args(argv)
     if args.command == "faults":
-        width = max(len(n) for n in FAULTS)
-        for name in sorted(FAULTS):
-            print(f"{name:<{width}}  {FAULTS[name]}")
+        width = max(len(n) for n in BEHAVIOURS)
+        for name in sorted(BEHAVIOURS):
+            print(f"{name:<{width}}  {kind_of(name):<7}  {BEHAVIOURS[name]}")
+        return 0
+    if args.command == "profiles":
+        width = max(len(n) for n in PROFILES)
+        for name in profile_names():
+            print(f"{name:<{width}}  {PROFILES[name].summary}")
         return 0
     try:
+        profile = get_profile(args.profile).name
         faults = parse_faults(args.faults) | parse_faults(os.environ.get("PERMISO_REFERENCE_FAULTS"))
     except ValueError as exc:
         print(f"permiso-reference: {exc}", file=sys.stderr)
@@ -80,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING)
     settings = ReferenceSettings(
         host=args.host, port=args.port, tls=args.tls, http_port=args.http_port, db_path=args.db_path,
-        faults=faults, jwt_secret=args.jwt_secret, environment=args.environment,
+        faults=faults, profile=profile, jwt_secret=args.jwt_secret, environment=args.environment,
         access_token_seconds=args.access_seconds, refresh_token_seconds=args.refresh_seconds,
         service_token_seconds=args.service_seconds, session_seconds=args.session_seconds,
         lockout_threshold=args.lockout_threshold, lockout_seconds=args.lockout_seconds,

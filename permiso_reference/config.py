@@ -20,6 +20,8 @@ class ReferenceSettings:
     http_port: int | None = None
     db_path: str | None = None
     faults: frozenset[str] = field(default_factory=frozenset)
+    #: A named set of behaviours (``permiso_reference.profiles``) added to ``faults`` at start.
+    profile: str = "contract"
     jwt_secret: str | None = None
     environment: str = "reference"
     access_token_seconds: int = 900

@@ -110,12 +110,47 @@ def conflict(description: str) -> ApiError:
     return named_error(409, "conflict", description)
 
 
+class DetailError(ApiError):
+    """FastAPI's default ``{"detail": <text>}`` shape (the ``detail_shape_errors`` fault, Part D.4)."""
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.description}
+
+
+def detail_or(request: Request, name: str, error: ApiError, detail: str) -> ApiError:
+    """``error`` as is, or in FastAPI's ``{"detail": ...}`` shape with the same status under fault ``name``."""
+    return DetailError(error.status, "detail", detail) if fault(request, name) else error
+
+
+#: Text of the D2 crash (Part D.2), shared by the faults that play it.
+NAIVE_DATETIME_TEXT = "can't compare offset-naive and offset-aware datetimes"
+
+
+def naive_datetime_error() -> ApiError:
+    """The release's 500 once a lock time is compared (D2): internal_error with a traceback (D10)."""
+    tb = ("Traceback (most recent call last):\n"
+          '  File "/app/app/services/auth_service.py", line 212, in authenticate_user\n'
+          "    if user.locked_until and user.locked_until > datetime.now(timezone.utc):\n"
+          f"TypeError: {NAIVE_DATETIME_TEXT}\n")
+    return ApiError(500, "internal_error", f"An internal error occurred: {NAIVE_DATETIME_TEXT}",
+                    extra={"traceback": tb})
+
+
+#: Scope key naming security headers (lower-case bytes) to leave off one answer (D32: the redirect port).
+SKIP_KEY = "permiso.skip_headers"
+#: Scope key telling SecurityHeadersMiddleware to leave headers off one answer: "all" (none at all) or
+#: "hsts" (only HSTS), for faults that play answers made below or beside the app (D33, F1).
+BARE_KEY = "permiso.bare_headers"
+
+
 def validation_error(loc: list[str | int], msg: str, typ: str = "value_error",
-                     value: Any = None, echo: bool = False) -> JSONResponse:
+                     value: Any = None, echo: bool = False, ctx: bool = False) -> JSONResponse:
     """A hand-made 422 in the validation shape (for checks done outside pydantic)."""
     item: dict[str, Any] = {"type": typ, "loc": loc, "msg": msg}
     if echo:
         item["input"] = value
+    if ctx:
+        item["ctx"] = {"error": msg}
     return _validation_response([item])
 
 
@@ -167,25 +202,32 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the A.11 handlers on an app."""
 
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return exc.response()
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        response = exc.response()
+        if exc.status == 401 and not exc.oauth and fault(request, "bearer_401_no_challenge"):
+            del response.headers["www-authenticate"]  # D9: only the OAuth 401s keep their challenge
+        return response
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_exc(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_exc(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404 and exc.detail in ("Not Found", None):
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         if exc.status_code == 405:
             return JSONResponse({"detail": "Method Not Allowed"}, status_code=405,
                                 headers=dict(exc.headers or {}))
         headers = dict(exc.headers or {})
-        if exc.status_code == 401:
+        if exc.status_code == 401 and not fault(request, "bearer_401_no_challenge"):
             headers.setdefault("WWW-Authenticate", "Bearer")
         return JSONResponse({"error": "http_error", "error_description": str(exc.detail)},
                             status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if (fault(request, "refresh_form_500") and request.url.path.endswith("/auth/refresh")
+                and "json" not in request.headers.get("content-type", "")):
+            return _bytes_not_serializable(request)
         echo = fault(request, "validation_echoes_input")
+        with_ctx = fault(request, "validation_ctx_exception")
         details = []
         for err in exc.errors():
             item: dict[str, Any] = {"type": str(err.get("type", "value_error")),
@@ -194,13 +236,28 @@ def install_error_handlers(app: FastAPI) -> None:
                                     "msg": _safe_msg(err.get("msg", "Invalid value"))}
             if echo:
                 item["input"] = _jsonable(err.get("input"))
+            if with_ctx:
+                raw_ctx = err.get("ctx") or {"error": str(err.get("msg", ""))}
+                item["ctx"] = {str(k): _jsonable(v) for k, v in raw_ctx.items()}
             details.append(item)
         return _validation_response(details)
 
     @app.exception_handler(ValidationFailed)
     async def _validation_failed(request: Request, exc: ValidationFailed) -> JSONResponse:
         return validation_error(exc.loc, exc.msg, exc.typ, exc.value,
-                                echo=fault(request, "validation_echoes_input"))
+                                echo=fault(request, "validation_echoes_input"),
+                                ctx=fault(request, "validation_ctx_exception"))
+
+
+def _bytes_not_serializable(request: Request) -> JSONResponse:
+    """D33 (``refresh_form_500``): the release's 422 handler chokes on the form's bytes and the 500 comes
+    from below its header middleware: traceback in the body (D10), no security headers."""
+    try:
+        json.dumps({"input": b"refresh_token="})
+    except TypeError as exc:
+        body = internal_error_body(exc, True)
+    request.scope[BARE_KEY] = "all"
+    return JSONResponse(body, status_code=500)
 
 
 class LeakyServerError(RuntimeError):
@@ -272,7 +329,14 @@ class SecurityHeadersMiddleware:
                 if cors:
                     headers += [(b"access-control-allow-origin", origin),
                                 (b"access-control-allow-credentials", b"true")]
-                message["headers"] = self._decorate(headers, message["status"], https, faults)
+                bare = scope.get(BARE_KEY)
+                if bare == "all":
+                    message["headers"] = headers
+                elif bare == "hsts":
+                    message["headers"] = [*headers, HSTS] if https else headers
+                else:
+                    message["headers"] = self._decorate(headers, message["status"], https, faults,
+                                                        skip=scope.get(SKIP_KEY, ()))
             await send(message)
 
         try:
@@ -306,8 +370,8 @@ class SecurityHeadersMiddleware:
 
     @staticmethod
     def _decorate(headers: list[tuple[bytes, bytes]], status: int, https: bool,
-                  faults: frozenset[str]) -> list[tuple[bytes, bytes]]:
-        names = {n.lower() for n, _ in headers}
+                  faults: frozenset[str], skip: Any = ()) -> list[tuple[bytes, bytes]]:
+        names = {n.lower() for n, _ in headers} | set(skip)
         if "missing_security_headers" not in faults:
             headers += [h for h in SECURITY_HEADERS if h[0] not in names]
         if https and "hsts_missing" not in faults:

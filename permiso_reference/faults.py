@@ -1,8 +1,10 @@
 """Registry of injectable faults.
 
 Each fault changes exactly one behaviour of the reference server so that the acceptance suite can
-prove it notices the defect (``permiso-acceptance sensitivity``). Faults are read at request time
-from ``app.state.faults`` (a frozenset), so a test may swap the set on a running app.
+prove it notices the defect (``permiso-acceptance sensitivity``). An entry is of one of two kinds:
+a *fault* (a defect the suite must catch) or an acceptable *variant* (a behaviour of the current release
+that the contract allows; the suite must stay green with it on). Both are switched the same way.
+Faults are read at request time from ``app.state.faults`` (a frozenset), so a test may swap the set on a running app.
 
 Usage::
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+#: Injectable faults: name -> one-line description (the behaviour when on; defect id where one applies).
 FAULTS: dict[str, str] = {
     'expired_token_accepted': '`exp` is not checked on bearer tokens',
     'nbf_not_checked': '`nbf`/`iat` in the future are not checked',
@@ -28,7 +31,7 @@ FAULTS: dict[str, str] = {
     'refresh_as_access': 'refresh tokens are accepted as bearer access tokens (D5)',
     'refresh_reuse': 'a refresh token stays usable after it was rotated',
     'refresh_ignores_revocation': 'refresh works after logout / session end (D7)',
-    'refresh_scope_regrant': "refresh grants all the user's scopes instead of the originally granted ones (D7)",  # noqa: E501
+    'refresh_scope_regrant': "refresh grants all the user's scopes instead of the originally granted ones (D7)",
     'logout_not_revoking': 'logout does not revoke the presented access token',
     'logout_keeps_refresh': "logout does not revoke the user's refresh tokens",
     'revoke_noop': '`/auth/revoke` answers 200 but revokes nothing',
@@ -76,13 +79,61 @@ FAULTS: dict[str, str] = {
     'security_events_missing': 'failed sign-ins are not recorded as security events',
     'rate_limit_off': 'the auth rate limit never triggers (only meaningful with `auth_rate_limit`)',
     'bad_reset_token_500': 'bad reset/verification tokens answer 500 instead of 400 `invalid_token` (D11)',
+    'bad_token_500_empty': 'bad reset/verification tokens answer 500 `http_error` with an empty `error_description` instead of 400 `invalid_token` (D11, as on the release)',  # noqa: E501
+    'admin_guard_query_param': "admin-only routes (D.1 list) ask for a `current_user` query parameter instead of reading the token: 422 `query.current_user` missing without it, 500 \"Role check failed\" with it (D1)",  # noqa: E501
+    'scope_guard_trusts_body': 'scope-guarded routes (D.1 list) read the scopes from a caller-written JSON body field `token_payload`: no body 422, the route\'s scope or `admin:system` lets anyone in, other scopes 500 (D1)',  # noqa: E501
+    'role_ids_integer': 'role and scope ids in paths are typed as integers: UUIDs, `/roles/stats` and `/roles/defaults` get 422 int parsing (D13)',  # noqa: E501
+    'lock_naive_datetime': "once locked, the right password and refresh answer 500 internal_error \"can't compare offset-naive and offset-aware datetimes\" with a traceback, the user's bearer requests 401 with that text (D2)",  # noqa: E501
+    'session_renew_500': "session renew answers 500 internal_error \"can't compare offset-naive and offset-aware datetimes\" for every user (D2)",  # noqa: E501
+    'disabled_failures_count': 'a wrong password on a disabled account still counts towards the lock (D3)',
+    'bearer_401_no_challenge': 'bearer-guard 401s (`http_error`) lack `WWW-Authenticate`; the token endpoints\' OAuth 401s keep it (D9)',  # noqa: E501
+    'registration_429_no_retry_after': 'the registration 429 lacks `Retry-After` (D9)',
+    'exp_not_required': 'a token signed with the server key but without `exp` is accepted as a bearer (D31)',
+    'rotated_refresh_as_bearer': 'refresh tokens are accepted as bearer tokens even after they were rotated (D7)',
+    'introspect_any_token_type': 'introspect and revoke accept a bearer of any token type (refresh, or no `type`) (D5)',
+    'logout_ends_all_sessions': 'logout ends every session of the account, not only the current one (D.3)',
+    'session_user_id_integer': 'session JSON carries `user_id` as a 128-bit integer instead of the user\'s UUID (D18)',
+    'end_all_includes_current': '"end all sessions" ends the current session too (D18)',
+    'unsupported_grant_422': '`/auth/token` answers an unsupported `grant_type` with 422 instead of 400 `unsupported_grant_type` (D34)',  # noqa: E501
+    'client_not_found_distinct': 'an unknown service client gets "Service client <id> not found" with body `status_code` 404, unlike a wrong secret (D30)',  # noqa: E501
+    'detail_shape_errors': 'duplicate username/email (409) and a wrong current password (400) answer FastAPI\'s `{"detail": ...}` instead of A.11\'s named error (D.4)',  # noqa: E501
+    'validation_ctx_exception': '422 items carry `ctx` with exception text (D10)',
+    'hostile_input_500': 'a NUL byte in a user search or a page number like 10^30 answers 500 with traceback and SQL (D33, D10)',  # noqa: E501
+    'refresh_form_500': 'a refresh sent as a form answers 500 "Object of type bytes is not JSON serializable" without security headers (D33)',  # noqa: E501
+    'redirect_no_permissions_policy': 'the plain-HTTP 301 redirect lacks `Permissions-Policy` (D32)',
+    'rate_limit_503_bare': 'the auth limiter\'s 503 page carries only HSTS, none of the other security headers (F1)',
+}
+
+#: Acceptable variants: behaviours of the release that Part A/D allow. Same switch as a fault, but the
+#: suite must stay green with one on (``permiso-acceptance sensitivity`` checks it is *tolerated*).
+VARIANTS: dict[str, str] = {
+    'refresh_error_code_invalid_token': 'a failed refresh says `error_code: "invalid_token"` and "Refresh token not found or expired" (`error` stays invalid_grant; A.3 acceptable)',  # noqa: E501
+    'refresh_session_id_null': 'a successful refresh answers `"session_id": null` (A.3 acceptable)',
+    'logout_count_all': '`sessions_terminated` counts revoked tokens + revoked refresh tokens + ended sessions (A.3: how it counts is not promised)',  # noqa: E501
+    'sign_in_password_length_unchecked': 'sign-in never validates the password length: any length gets 401 invalid_grant (D.4 acceptable)',  # noqa: E501
+    'inactive_sessions_kept': 'each sign-in also leaves an inactive (ended) session row behind, seen only in session statistics (D.3 acceptable retention)',  # noqa: E501
 }
 
 
+#: Every switchable behaviour (faults and variants): name -> description.
+BEHAVIOURS: dict[str, str] = {**FAULTS, **VARIANTS}
+FAULT_KIND = "fault"
+VARIANT_KIND = "variant"
+
+
+def kind_of(name: str) -> str:
+    """``"fault"`` or ``"variant"`` (acceptable variant); ValueError for an unknown name."""
+    if name in VARIANTS:
+        return VARIANT_KIND
+    if name in FAULTS:
+        return FAULT_KIND
+    raise ValueError(f"unknown fault: {name}")
+
+
 def validate_faults(names: Iterable[str]) -> frozenset[str]:
-    """Return the names as a frozenset, raising ValueError naming any unknown fault."""
+    """Return the names as a frozenset, raising ValueError naming any unknown fault or variant."""
     cleaned = {n.strip() for n in names if n and n.strip()}
-    unknown = sorted(cleaned - FAULTS.keys())
+    unknown = sorted(cleaned - BEHAVIOURS.keys())
     if unknown:
         raise ValueError(f"unknown fault(s): {', '.join(unknown)} (see `permiso-reference faults`)")
     return frozenset(cleaned)
@@ -104,8 +155,8 @@ def _state(obj: Any) -> Any:
 
 
 def fault(obj: Any, name: str) -> bool:
-    """True when the named fault is switched on for this app (``name`` must be registered)."""
-    if name not in FAULTS:
+    """True when the named fault or variant is switched on for this app (``name`` must be registered)."""
+    if name not in BEHAVIOURS:
         raise ValueError(f"unknown fault: {name}")
     faults = getattr(_state(obj), "faults", frozenset())
     return name in faults

@@ -37,8 +37,9 @@ from typing import Any
 from fastapi import Request
 
 from permiso_reference.db import Database, now, parse_iso
-from permiso_reference.errors import ApiError, http_error
+from permiso_reference.errors import NAIVE_DATETIME_TEXT, ApiError, http_error
 from permiso_reference.faults import fault
+from permiso_reference.release import TRUSTED_SCOPES_KEY
 from permiso_reference.tokens import TokenError, decode, expand_scopes, session_is_live
 
 
@@ -121,8 +122,12 @@ def _synthetic_user(claims: dict[str, Any]) -> dict[str, Any]:
             "password_hash": ""}
 
 
-def authenticate(request: Request, *, allow_service: bool, token: str | None = None) -> Principal:
-    """Validate the bearer token of the request and return the caller (401 on any failure)."""
+def authenticate(request: Request, *, allow_service: bool, token: str | None = None,
+                 any_type: bool = False) -> Principal:
+    """Validate the bearer token of the request and return the caller (401 on any failure).
+
+    ``any_type`` (the ``introspect_any_token_type`` fault, D5) takes a user token of any ``type``.
+    """
     state = request.app.state
     db: Database = state.db
     if token is None:
@@ -145,9 +150,13 @@ def authenticate(request: Request, *, allow_service: bool, token: str | None = N
         scopes = claims.get("scopes") if isinstance(claims.get("scopes"), list) else []
         return Principal("service", claims, token, client_id=client["client_id"],
                          scopes=expand_scopes([str(s) for s in scopes]))
-    if kind == "refresh" and fault(state, "refresh_as_access"):
-        pass
-    elif kind != "access":
+    if kind == "refresh" and fault(state, "rotated_refresh_as_bearer"):
+        pass  # D7: even a rotated or revoked refresh token (its row is not looked at)
+    elif kind == "refresh" and fault(state, "refresh_as_access"):
+        row = db.one("SELECT used_at, revoked_at FROM refresh_tokens WHERE jti = ?", (claims.get("jti"),))
+        if row is None or row["used_at"] or row["revoked_at"]:
+            raise unauthorized("Token has been revoked")
+    elif kind != "access" and not any_type:
         raise unauthorized("Invalid token type")
     sid = claims.get("sid")
     if isinstance(sid, str) and not fault(state, "sessions_not_gating") and not session_is_live(db, sid):
@@ -160,6 +169,8 @@ def authenticate(request: Request, *, allow_service: bool, token: str | None = N
     if not user["is_active"] and not fault(state, "disabled_token_valid"):
         raise unauthorized("User account is disabled")
     if is_locked(state, user):
+        if fault(state, "lock_naive_datetime"):  # D2: the lock comparison itself fails
+            raise unauthorized(f"An internal error occurred: {NAIVE_DATETIME_TEXT}")
         raise unauthorized("User account is locked")
     raw_scopes = claims.get("scopes") if isinstance(claims.get("scopes"), list) else []
     return Principal("user", claims, token, user=user, scopes=expand_scopes([str(s) for s in raw_scopes]),
@@ -199,10 +210,26 @@ def _has_scope(principal: Principal, scope: str) -> bool:
     return principal.is_superuser or scope in principal.scopes
 
 
+def require_bearer_any_type(request: Request) -> Principal:
+    """Guard of introspect/revoke: *bearer*, or any token type under ``introspect_any_token_type`` (D5)."""
+    return authenticate(request, allow_service=True, any_type=fault(request, "introspect_any_token_type"))
+
+
+def _body_trusted(request: Request) -> Principal | None:
+    """The caller as a trusted ``token_payload`` made them (``scope_guard_trusts_body``, D1), or None."""
+    names = request.scope.get(TRUSTED_SCOPES_KEY)
+    if names is None:
+        return None
+    return Principal("body", {"scopes": list(names)}, "", scopes=expand_scopes([str(n) for n in names]))
+
+
 def require_scope(scope: str) -> Callable[[Request], Principal]:
     """Guard *scope(x)*: token scopes (with implied ones) contain ``x``, or a superuser."""
 
     def guard(request: Request) -> Principal:
+        trusted = _body_trusted(request)
+        if trusted is not None:
+            return trusted
         principal = authenticate(request, allow_service=True)
         if _has_scope(principal, scope):
             return principal
@@ -216,6 +243,9 @@ def require_admin_or_scope(scope: str) -> Callable[[Request], Principal]:
     """Admin console guard (A.10): an administrator, or a token holding ``scope``."""
 
     def guard(request: Request) -> Principal:
+        trusted = _body_trusted(request)
+        if trusted is not None:
+            return trusted
         principal = authenticate(request, allow_service=True)
         if principal.kind == "user" and (principal.is_admin or fault(request, "admin_open_to_users")):
             return principal

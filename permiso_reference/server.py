@@ -34,7 +34,7 @@ from fastapi import FastAPI
 
 from permiso_reference.app import create_app
 from permiso_reference.config import ReferenceSettings
-from permiso_reference.errors import Receive, Scope, SecurityHeadersMiddleware, Send
+from permiso_reference.errors import SKIP_KEY, Receive, Scope, SecurityHeadersMiddleware, Send
 
 log = logging.getLogger("permiso_reference")
 START_TIMEOUT = 10.0
@@ -94,6 +94,8 @@ class RedirectApp:
         location = f"https://{hostname}{port}{scope.get('raw_path', b'').decode('latin-1') or scope['path']}"
         if query:
             location += f"?{query}"
+        if "redirect_no_permissions_policy" in self.api.state.faults:
+            scope[SKIP_KEY] = {b"permissions-policy"}  # D32: the port-80 server lacks this one header
         body = (b"<html>\r\n<head><title>301 Moved Permanently</title></head>\r\n<body>\r\n"
                 b"<center><h1>301 Moved Permanently</h1></center>\r\n<hr><center>nginx</center>\r\n"
                 b"</body>\r\n</html>\r\n")
@@ -281,7 +283,9 @@ def run(settings: ReferenceSettings, announce: bool = True, quiet: bool = False)
     """Serve until Ctrl-C (used by the CLI)."""
     server = ReferenceServer(settings).start()
     if announce:
-        print(f"permiso-reference listening on {server.base_url}", flush=True)
+        # The profile is named here only (/health keeps the contract's shape); the default line is unchanged.
+        named = f" (profile {settings.profile})" if settings.profile != "contract" else ""
+        print(f"permiso-reference listening on {server.base_url}{named}", flush=True)
         if server.http_url and not quiet:
             print(f"permiso-reference redirecting {server.http_url} -> {server.base_url}",
                   file=sys.stderr, flush=True)

@@ -144,9 +144,11 @@ def decode(state: Any, token: str, *, bearer: bool, check_revocation: bool = Tru
             raise TokenError("Invalid token") from None
     now = time.time()
     exp = claims.get("exp")
-    if not isinstance(exp, int | float):
+    if exp is None and bearer and fault(state, "exp_not_required"):
+        pass  # D31: a token without expiry never expires
+    elif not isinstance(exp, int | float):
         raise TokenError("Invalid token: missing expiry")
-    if exp <= now and not (bearer and fault(state, "expired_token_accepted")):
+    elif exp <= now and not (bearer and fault(state, "expired_token_accepted")):
         raise TokenError("Token has expired")
     if not (bearer and fault(state, "nbf_not_checked")):
         for name in ("nbf", "iat"):

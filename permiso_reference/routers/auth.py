@@ -24,9 +24,9 @@ from permiso_reference.accounts import (
     revoke_user_refresh_tokens,
 )
 from permiso_reference.db import Database, check_secret, new_id, now, now_iso, to_iso
-from permiso_reference.errors import LeakyServerError, ValidationFailed, oauth_error
+from permiso_reference.errors import LeakyServerError, ValidationFailed, naive_datetime_error, oauth_error
 from permiso_reference.faults import fault
-from permiso_reference.guards import Principal, is_locked, require_bearer, require_user
+from permiso_reference.guards import Principal, is_locked, require_bearer_any_type, require_user
 from permiso_reference.tokens import (
     TokenError,
     decode,
@@ -144,6 +144,9 @@ def sign_in(request: Request, username: Annotated[str, Form()], password: Annota
     state = request.app.state
     db: Database = state.db
     if grant_type not in (None, "", "password"):
+        if fault(request, "unsupported_grant_422"):  # D34: a pattern-validated form field
+            raise ValidationFailed(["body", "grant_type"], "String should match pattern '^password$'",
+                                   value=grant_type, typ="string_pattern_mismatch")
         raise oauth_error(400, "unsupported_grant_type", "Only the password grant is supported")
     if "\x00" in username or len(username) > 255:
         if fault(request, "traceback_in_500"):
@@ -151,8 +154,10 @@ def sign_in(request: Request, username: Annotated[str, Form()], password: Annota
             raise LeakyServerError(f"sqlite3.OperationalError near username={username[:40]!r}"
                                " in /app/permiso/services/auth_service.py")
         raise ValidationFailed(["body", "username"], "Invalid username")
-    if len(password) > 1024 or (scope is not None and len(scope) > 2000):
-        raise ValidationFailed(["body", "password" if len(password) > 1024 else "scope"],
+    # Under the variant (D.4) a password of any length is simply a wrong one (bcrypt reads 72 bytes).
+    too_long = len(password) > 1024 and not fault(request, "sign_in_password_length_unchecked")
+    if too_long or (scope is not None and len(scope) > 2000):
+        raise ValidationFailed(["body", "password" if too_long else "scope"],
                                "Value too long")
     user = find_user_for_login(db, username)
     if user is None:
@@ -173,11 +178,13 @@ def sign_in(request: Request, username: Annotated[str, Form()], password: Annota
     locked = is_locked(state, user)
 
     if not correct:
-        if user["is_active"]:
+        if user["is_active"] or fault(request, "disabled_failures_count"):  # D3
             _register_failure(request, user)
         _record(request, "login_failed", "medium", "Sign-in with wrong password", user=user)
         raise oauth_error(401, "invalid_grant", INVALID_CREDENTIALS)
     if locked and not fault(request, "locked_can_sign_in"):
+        if fault(request, "lock_naive_datetime"):
+            raise naive_datetime_error()
         if fault(request, "locked_password_500"):
             raise LeakyServerError(f"AttributeError: 'NoneType' object has no attribute 'tzinfo' "
                                f"(user {user['username']} locked_until={user['locked_until']})")
@@ -206,6 +213,9 @@ def service_token(request: Request, client_id: Annotated[str, Form()],
     if client is None:
         check_secret(client_secret, state.dummy_hash)
         _record(request, "client_auth_failed", "medium", "Unknown service client", client_id=client_id)
+        if fault(request, "client_not_found_distinct"):  # D30: a 404 wrapped in a 401
+            raise oauth_error(401, "invalid_client", f"Service client {client_id} not found",
+                              error_code="client_not_found", status_code=404)
         raise oauth_error(401, "invalid_client", "Invalid client credentials")
     ok = check_secret(client_secret, client["secret_hash"])
     if not ok and fault(request, "old_secret_valid") and client.get("previous_secret_hash"):
@@ -237,7 +247,11 @@ def refresh(request: Request, body: TokenRequest) -> JSONResponse:
     state = request.app.state
     db: Database = state.db
     ignore_revocation = fault(request, "refresh_ignores_revocation")
-    refused = oauth_error(401, "invalid_grant", "Invalid or expired refresh token")
+    if fault(request, "refresh_error_code_invalid_token"):  # variant (A.3): an internal reason code
+        refused = oauth_error(401, "invalid_grant", "Refresh token not found or expired",
+                              error_code="invalid_token")
+    else:
+        refused = oauth_error(401, "invalid_grant", "Invalid or expired refresh token")
     try:
         claims = decode(state, body.refresh_token, bearer=False, check_revocation=not ignore_revocation)
     except TokenError:
@@ -256,6 +270,8 @@ def refresh(request: Request, body: TokenRequest) -> JSONResponse:
             and not session_is_live(db, sid)):
         raise refused
     user = db.one("SELECT * FROM users WHERE id = ?", (claims["sub"],))
+    if user is not None and is_locked(state, user) and fault(request, "lock_naive_datetime"):
+        raise naive_datetime_error()  # D2
     if user is None or not user["is_active"] or is_locked(state, user):
         raise refused
     owned = owned_scopes(request, user["id"])
@@ -280,7 +296,8 @@ def refresh(request: Request, body: TokenRequest) -> JSONResponse:
     return _token_response(request, {
         "access_token": access.token, "token_type": "Bearer",
         "expires_in": state.settings.access_token_seconds, "refresh_token": new_refresh.token,
-        "scope": " ".join(granted) or None, "session_id": session_id})
+        "scope": " ".join(granted) or None,
+        "session_id": None if fault(request, "refresh_session_id_null") else session_id})
 
 
 INACTIVE: dict[str, Any] = {"active": False, "sub": None, "username": None, "client_id": None,
@@ -309,7 +326,7 @@ def _token_live(request: Request, claims: dict[str, Any]) -> bool:
 
 @router.post("/introspect")
 def introspect(request: Request, body: TokenRef,
-               _: Annotated[Principal, Depends(require_bearer)]) -> JSONResponse:
+               _: Annotated[Principal, Depends(require_bearer_any_type)]) -> JSONResponse:
     """RFC 7662-style introspection; revoked, expired or invalid tokens are inactive."""
     state = request.app.state
     revoked_ok = fault(request, "revoked_introspect_active")
@@ -329,7 +346,7 @@ def introspect(request: Request, body: TokenRef,
 
 @router.post("/revoke")
 def revoke_token(request: Request, body: TokenRef,
-                 principal: Annotated[Principal, Depends(require_bearer)]) -> JSONResponse:
+                 principal: Annotated[Principal, Depends(require_bearer_any_type)]) -> JSONResponse:
     """RFC 7009 revocation: always 200; only the token's owner (or an admin) really revokes it."""
     state = request.app.state
     if not fault(request, "revoke_noop"):
@@ -354,16 +371,23 @@ def logout(request: Request, principal: Annotated[Principal, Depends(require_use
     db: Database = request.app.state.db
     keep_access = fault(request, "logout_not_revoking")
     keep_refresh = fault(request, "logout_keeps_refresh")
+    revoked_access = revoked_refresh = 0
     if not keep_access:
         revoke(db, principal.claims)
+        revoked_access = 1
     if not keep_refresh and principal.user_id:
-        revoke_user_refresh_tokens(db, principal.user_id)
+        revoked_refresh = revoke_user_refresh_tokens(db, principal.user_id)
     terminated = 0
-    if principal.session_id:
+    if fault(request, "logout_ends_all_sessions") and principal.user_id:  # D.3: every session of the account
+        rows = db.all("SELECT id FROM sessions WHERE user_id = ? AND ended_at IS NULL", (principal.user_id,))
+        terminated = end_sessions(db, [r["id"] for r in rows])
+    elif principal.session_id:
         if keep_access or keep_refresh:
             terminated = 1 if session_is_live(db, principal.session_id) else 0
         else:
             terminated = end_sessions(db, [principal.session_id])
+    if fault(request, "logout_count_all"):  # variant (A.3): tokens and sessions counted together
+        terminated += revoked_access + revoked_refresh
     db.record_security_event("logout", severity="info", user_id=principal.user_id,
                              username=principal.user["username"] if principal.user else None,
                              ip_address=client_ip(request), description="Signed out")

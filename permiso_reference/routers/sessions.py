@@ -6,6 +6,8 @@ Only ``/sessions/`` (with the slash) exists for the collection, as in the real d
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -13,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 
 from permiso_reference.accounts import end_sessions
 from permiso_reference.db import Database, now, now_iso, to_iso
-from permiso_reference.errors import named_error
+from permiso_reference.errors import naive_datetime_error, named_error
 from permiso_reference.faults import fault
 from permiso_reference.guards import Principal, require_scope, require_user
 
@@ -25,9 +27,14 @@ def _db(request: Request) -> Database:
     return request.app.state.db
 
 
-def session_json(row: dict[str, Any], username: str | None, current: str | None = None) -> dict[str, Any]:
-    """Session representation of A.9 (plus ``is_current``)."""
-    return {"session_id": row["id"], "user_id": row["user_id"], "username": username,
+def session_json(row: dict[str, Any], username: str | None, current: str | None = None,
+                 integer_ids: bool = False) -> dict[str, Any]:
+    """Session representation of A.9 (plus ``is_current``); ``integer_ids`` plays D18's 128-bit user id."""
+    user_id: Any = row["user_id"]
+    if integer_ids:
+        with contextlib.suppress(ValueError, TypeError):
+            user_id = uuid.UUID(str(user_id)).int
+    return {"session_id": row["id"], "user_id": user_id, "username": username,
             "ip_address": row["ip_address"], "user_agent": row["user_agent"],
             "created_at": row["created_at"], "last_activity": row["last_activity"],
             "expires_at": row["expires_at"], "is_current": row["id"] == current}
@@ -50,7 +57,9 @@ def list_sessions(request: Request, principal: Annotated[Principal, Depends(requ
     rows = _db(request).all("SELECT * FROM sessions WHERE user_id = ? AND ended_at IS NULL AND expires_at > ?"
                             " ORDER BY created_at", (principal.user_id, now_iso()))
     username = principal.user["username"] if principal.user else None
-    return {"sessions": [session_json(r, username, principal.session_id) for r in rows], "total": len(rows)}
+    integer_ids = fault(request, "session_user_id_integer")
+    return {"sessions": [session_json(r, username, principal.session_id, integer_ids) for r in rows],
+            "total": len(rows)}
 
 
 @router.delete("/")
@@ -58,7 +67,8 @@ def end_all(request: Request, principal: Annotated[Principal, Depends(require_us
     """End every session of the caller except the current one."""
     db = _db(request)
     rows = db.all("SELECT id FROM sessions WHERE user_id = ? AND ended_at IS NULL", (principal.user_id,))
-    ids = [r["id"] for r in rows if r["id"] != principal.session_id]
+    keep_current = not fault(request, "end_all_includes_current")  # D18 when off
+    ids = [r["id"] for r in rows if r["id"] != principal.session_id or not keep_current]
     count = end_sessions(db, ids)
     return {"message": "Other sessions terminated successfully", "sessions_terminated": count}
 
@@ -89,6 +99,8 @@ def cleanup(request: Request, _: SessionAdmin) -> dict[str, Any]:
 def renew(request: Request, session_id: str,
           principal: Annotated[Principal, Depends(require_user)]) -> dict[str, Any]:
     """Extend a session by the configured session lifetime from now."""
+    if fault(request, "session_renew_500"):  # D2: the expiry comparison fails for everyone
+        raise naive_datetime_error()
     row = _own_session(request, principal, session_id)
     expires_at = row["expires_at"]
     if not fault(request, "session_renew_noop"):

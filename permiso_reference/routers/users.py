@@ -27,7 +27,15 @@ from permiso_reference.accounts import (
     user_json,
 )
 from permiso_reference.db import Database, check_secret, hash_secret, new_id, now, now_iso, to_iso
-from permiso_reference.errors import ApiError, ValidationFailed, conflict, http_error, named_error
+from permiso_reference.errors import (
+    ApiError,
+    LeakyServerError,
+    ValidationFailed,
+    conflict,
+    detail_or,
+    http_error,
+    named_error,
+)
 from permiso_reference.faults import fault
 from permiso_reference.guards import (
     Principal,
@@ -114,6 +122,8 @@ class VerifyConfirm(BaseModel):
 
 
 USER_NOT_FOUND = "User not found"
+#: Largest ``page`` of the user list (an unbounded int overflows the database's OFFSET).
+MAX_PAGE = 1_000_000
 
 
 def _db(request: Request) -> Database:
@@ -184,9 +194,12 @@ def _create_user(request: Request, body: UserCreate, *, admin: bool) -> dict[str
     with db.transaction() as conn:
         if (conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone()
                 and not fault(request, "duplicate_username")):
-            raise conflict("Username already registered")
+            raise detail_or(request, "detail_shape_errors", conflict("Username already registered"),
+                            "Username already exists")
         if conn.execute("SELECT 1 FROM users WHERE email = ?", (email,)).fetchone():
-            raise conflict("Email already registered")
+            # Part D.4: the release says "Username already exists" for a taken email too.
+            raise detail_or(request, "detail_shape_errors", conflict("Email already registered"),
+                            "Username already exists")
         conn.execute(
             "INSERT INTO users (id, username, email, password_hash, first_name, last_name, display_name,"
             " bio, is_active, is_verified, is_superuser, password_changed_at, created_at, updated_at)"
@@ -218,8 +231,10 @@ def register(request: Request, body: UserCreate) -> JSONResponse:
 
             moment = parse_iso(oldest)
             wait = (moment + timedelta(hours=1) - now()).total_seconds() if moment else 3600
+            retry = {} if fault(request, "registration_429_no_retry_after") else {  # D9
+                "Retry-After": str(max(1, math.ceil(wait)))}
             raise ApiError(429, "rate_limit_exceeded", "Too many registrations, try again later",
-                           headers={"Retry-After": str(max(1, math.ceil(wait)))})
+                           headers=retry)
     user = _create_user(request, body, admin=False)
     db.execute("INSERT INTO registration_attempts (id, ip_address, created_at) VALUES (?,?,?)",
                (new_id(), ip, now_iso()))
@@ -260,9 +275,23 @@ def list_users(request: Request, _: Annotated[Principal, Depends(require_admin)]
                search: Annotated[str | None, Query(max_length=100)] = None,
                is_active: bool | None = None, is_verified: bool | None = None,
                role_id: Annotated[str | None, Query(max_length=100)] = None,
-               page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+               page: Annotated[int, Query(ge=1)] = 1,
                per_page: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
     """Admin list with filters and pagination."""
+    hostile = fault(request, "hostile_input_500")
+    if search is not None and "\x00" in search and hostile:  # D33 + D10: the driver's error, verbatim
+        raise LeakyServerError(
+            "(psycopg2.errors.CharacterNotInRepertoire) A string literal cannot contain NUL (0x00) characters."
+            " [SQL: SELECT users.id, users.username, users.email FROM users WHERE lower(users.username)"
+            " LIKE lower(%(param_1)s)] (File \"/app/app/api/v1/users.py\", line 88, in list_users)")
+    if page > MAX_PAGE:
+        if hostile:
+            raise LeakyServerError(
+                f"(psycopg2.errors.NumericValueOutOfRange) bigint out of range [SQL: SELECT users.id FROM users"
+                f" LIMIT %(param_1)s OFFSET %(param_2)s] [parameters: {{'param_1': {per_page}, 'param_2':"
+                f" {(page - 1) * per_page}}}] (File \"/app/app/api/v1/users.py\", line 95, in list_users)")
+        raise ValidationFailed(["query", "page"], f"Input should be less than or equal to {MAX_PAGE}",
+                               value=page, typ="less_than_equal")
     return _list_users(request, search, is_active, is_verified, role_id, page, per_page)
 
 
@@ -345,6 +374,8 @@ def _consume_one_time(request: Request, token: str, purpose: str) -> str:
     digest = hashlib.sha256(token.encode()).hexdigest()
     row = db.one("SELECT * FROM user_tokens WHERE token_hash = ? AND purpose = ?", (digest, purpose))
     if row is None or row["used_at"] or row["expires_at"] <= now_iso():
+        if fault(request, "bad_token_500_empty"):  # D11 as on the release: HTTPException(500, str(exc)), empty
+            raise http_error(500, "")
         if fault(request, "bad_reset_token_500"):
             raise RuntimeError("NoneType object is not subscriptable")
         raise named_error(400, "invalid_token", "Invalid or expired token")
@@ -454,7 +485,9 @@ def change_password(request: Request, user_id: str, body: PasswordChange,
     db = _db(request)
     user = _get_user(db, user_id)
     if not check_secret(body.current_password, user["password_hash"]):
-        raise named_error(400, "invalid_password", "Current password is incorrect")
+        raise detail_or(request, "detail_shape_errors",
+                        named_error(400, "invalid_password", "Current password is incorrect"),
+                        "Current password is incorrect")
     password = _policy(request, "new_password",
                        lambda v: check_password(v, fault(request, "password_policy_off")), body.new_password)
     db.execute("UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?",

@@ -19,7 +19,7 @@ import jwt
 import pytest
 
 from permiso_reference.config import ReferenceSettings
-from permiso_reference.faults import FAULTS
+from permiso_reference.faults import BEHAVIOURS
 from permiso_reference.server import ReferenceServer
 
 API = "/api/v1"
@@ -182,7 +182,7 @@ def _cli(*args: str) -> list[str]:
 def test_cli_lists_faults() -> None:
     out = subprocess.run(_cli("faults"), capture_output=True, text=True, timeout=30, check=True).stdout
     names = [line.split()[0] for line in out.splitlines()]
-    assert names == sorted(FAULTS)
+    assert names == sorted(BEHAVIOURS)
 
 
 def test_cli_unknown_fault_exits_2() -> None:

@@ -20,6 +20,7 @@ import test_faults_access
 import test_faults_auth
 import test_faults_data
 import test_faults_http
+import test_faults_release
 from helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ def table_faults() -> set[str]:
 def probed_faults() -> set[str]:
     """Faults that have a probe."""
     names: set[str] = set()
-    for module in (test_faults_auth, test_faults_access, test_faults_data, test_faults_http):
+    for module in (test_faults_auth, test_faults_access, test_faults_data, test_faults_http, test_faults_release):
         overlap = names & set(module.PROBES)
         assert not overlap, overlap
         names |= set(module.PROBES)
@@ -124,7 +125,7 @@ def _serve(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Po
         if not line and proc.poll() is not None:
             break
         if line.startswith("permiso-reference listening on "):
-            return proc, line.split(" on ", 1)[1].strip()
+            return proc, line.split(" on ", 1)[1].split()[0]
     proc.kill()
     pytest.fail("the CLI never announced 'permiso-reference listening on <base_url>'")
 
