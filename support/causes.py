@@ -12,6 +12,10 @@ something else ("no scope named 'service:api'", ``KeyError: 'users'``). Here:
 - :func:`could_not_prepare` builds one from an answer, reading the refusal's reason from the body.
 - :data:`DEFECTS` is the catalogue of known defects (Part C ids) with one line each, and
   :func:`defect_of_refusal` recognises the wire signature of a defect in a refusal (Part D).
+- :func:`attribute_failure` / :func:`attribute_scenario` give each failed scenario ONE
+  :class:`FailureCause`: a refused precondition (its signature), else the defect the scenario names in
+  its ``@allure.issue:<id>`` tag, else the scenario's own rule (its title). Broken run-wide rules are the
+  third kind of cause (``rule``); support/security_checks.py finds them, support/reporting.py lists all.
 
 Nothing here imports behave; answers are duck-typed (``status``, ``body``, ``exchange``).
 """
@@ -19,7 +23,8 @@ Nothing here imports behave; answers are duck-typed (``status``, ``body``, ``exc
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -153,3 +158,99 @@ def require_prepared(answer: Any, *ok: int, what: str = "") -> Any:
     if (status in ok) if ok else 200 <= status < 300:
         return answer
     raise could_not_prepare(answer, what)
+
+
+# ---------------------------------------------------------------------------------------- attribution
+PRECONDITION, SCENARIO, RULE = "precondition", "scenario", "rule"
+#: behave step statuses that end a scenario badly; "failed" is an assertion, the rest a suite error
+_BAD_STEP_STATUSES = ("failed", "error", "hook_error", "undefined", "pending", "cleanup_error")
+
+
+@dataclass(frozen=True)
+class FailureCause:
+    """The one cause a failed scenario is attributed to.
+
+    ``kind`` is ``precondition`` (a Given step's setup call was refused: :class:`PreconditionRefused`)
+    or ``scenario`` (the scenario's own rule is broken; ``defect`` from its ``@allure.issue`` tag, else
+    ``rule`` is its title). ``error`` marks a scenario that ended in behave status *error* (an exception
+    that is not an assertion: a bug of the suite, listed so it is seen). ``message`` is the first line
+    of the failure, redacted.
+    """
+
+    kind: str
+    cause: str
+    defect: str | None = None
+    rule: str | None = None
+    error: bool = False
+    message: str = ""
+    step: str = ""
+
+
+def _name(status: Any) -> str:
+    return str(getattr(status, "name", status) or "").lower()
+
+
+def failing_step(steps: Iterable[Any]) -> Any | None:
+    """The first step (background steps included) whose status is a failure or an error."""
+    for step in steps:
+        if _name(getattr(step, "status", "")) in _BAD_STEP_STATUSES:
+            return step
+    return None
+
+
+def _first_line(text: Any, limit: int = 240) -> str:
+    from support.redaction import redact_text
+
+    line = next((ln.strip() for ln in str(text or "").splitlines() if ln.strip()), "")
+    line = redact_text(line)
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
+def attribute_failure(title: str, tags: Iterable[str], status: Any, steps: Iterable[Any] = ()) -> FailureCause | None:
+    """The cause of a scenario that ended ``status`` (None unless failed or in error).
+
+    (a) the failing step raised :class:`PreconditionRefused` -> ``precondition``, cause = its signature,
+    defect = its defect; (b) otherwise ``scenario``: defect = the first ``@allure.issue:<id>`` tag and
+    cause ``"<id>: <DEFECTS[id]>"``, or without one the scenario's title (its rule) as cause and rule.
+    """
+    state = _name(status)
+    if state not in _BAD_STEP_STATUSES and state != "failed":
+        return None
+    step = failing_step(steps)
+    exception = getattr(step, "exception", None) if step is not None else None
+    error = state != "failed" or (step is not None and _name(step.status) != "failed")
+    where = f"{getattr(step, 'keyword', '')} {getattr(step, 'name', '')}".strip() if step is not None else ""
+    if error and exception is not None:
+        message = _first_line(f"{type(exception).__name__}: {exception}")
+    elif step is not None:
+        message = _first_line(exception or getattr(step, "error_message", None) or "")
+    else:
+        message = ""
+    if isinstance(exception, PreconditionRefused):
+        rule = None if exception.defect else \
+            f"the target accepts the setup call {exception.method} {_generic(exception.path)}"
+        return FailureCause(PRECONDITION, exception.signature, exception.defect, rule, False, message, where)
+    ids = defect_tags(list(tags))
+    if ids:
+        defect = ids[0]
+        return FailureCause(SCENARIO, f"{defect}: {DEFECTS.get(defect, 'defect named by the scenario')}",
+                            defect, None, error, message, where)
+    return FailureCause(SCENARIO, title, None, title, error, message, where)
+
+
+def _generic(path: str) -> str:
+    return re.sub(r"/[0-9a-f]{8}-[0-9a-f-]{27,}|/pa[_-][\w-]+", "/{id}", path)
+
+
+def attribute_scenario(scenario: Any) -> FailureCause | None:
+    """:func:`attribute_failure` for a behave Scenario (duck-typed: ``name``, ``feature.name``,
+    ``effective_tags``, ``status``, ``all_steps``/``steps``)."""
+    feature = getattr(getattr(scenario, "feature", None), "name", "")
+    title = f"{feature} › {scenario.name}" if feature else str(scenario.name)
+    steps = getattr(scenario, "all_steps", None)
+    if steps is None:
+        steps = getattr(scenario, "steps", ())
+    status = getattr(scenario, "status", "")
+    if _name(status) == "hook_error" or getattr(scenario, "hook_failed", False):
+        status = "hook_error"
+    return attribute_failure(title, [str(t) for t in getattr(scenario, "effective_tags", ())], status, list(steps))

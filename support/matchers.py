@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 from hamcrest import equal_to
@@ -150,77 +152,70 @@ def _status_problems(item: Any, status: int | None) -> list[str]:
     return []
 
 
-def _error_body_problems(body: Any, code: Any, description: Any = None) -> list[str]:
-    if not isinstance(body, Mapping):
-        return ["body is not a JSON object"]
+# ---------------------------------------------------------------------------------------- errors
+# One rule per matcher (design.md section 2). The composite matchers below (``is_oauth_error``,
+# ``is_http_error``, ``is_named_error``, ``is_validation_error``, ``is_token_response``) state only the
+# rule of the scenario that uses them: the status, and the ``error`` code when the body has the A.11
+# shape at all. The rules that hold for EVERY answer - the Bearer challenge on a 401, ``Retry-After`` on a
+# 429, ``no-store`` on token answers, the security headers, the A.11 error shape, no echo, no internals -
+# have their own single-rule matchers further down, used by the scenarios that state them, and the
+# run-wide watch (support/security_checks.py) reports them once for the whole run.
+
+
+def _has_error_shape(body: Any) -> bool:
+    """True when the body is an A.11 error object at all (an ``error`` field is present)."""
+    return isinstance(body, Mapping) and "error" in body
+
+
+def _code_problems(body: Any, code: Any, description: Any = None) -> list[str]:
+    """The ``error`` code (and, when asked for, the description) where the body has the A.11 shape;
+    nothing to say about a body without that shape (the shape rule reports it run-wide)."""
+    if not _has_error_shape(body):
+        return []
     problems = []
     if not _check(body.get("error"), code):
         problems.append(f"error was {body.get('error')!r}, expected {_describe(code)}")
     desc = body.get("error_description")
-    if not isinstance(desc, str) or not desc.strip():
-        problems.append(f"error_description was {desc!r}, expected a non-empty text")
-    elif description is not None and not _check(desc, description):
+    if description is not None and isinstance(desc, str) and not _check(desc, description):
         problems.append(f"error_description was {desc!r}, expected {_describe(description)}")
     return problems
 
 
-def _challenge_problems(item: Any) -> list[str]:
-    value = _header(item, "WWW-Authenticate")
-    if value is None:
-        return ["no WWW-Authenticate header"]
-    if not value.strip().lower().startswith("bearer"):
-        return [f"WWW-Authenticate was {value!r}, expected a Bearer challenge"]
+def _refusal_status_problems(item: Any, status: int | None) -> list[str]:
+    if status is not None:
+        return _status_problems(item, status)
+    got = _status(item)
+    if not isinstance(got, int) or not 400 <= got < 500:
+        return [f"status was {got}, expected a refusal (4xx)"]
     return []
 
 
-# ---------------------------------------------------------------------------------------- errors
-def has_bearer_challenge() -> Matcher[Any]:
-    """A.2/A.11: the answer carries ``WWW-Authenticate: Bearer`` (every 401, OAuth-style errors)."""
-    return _Rule("an answer with a WWW-Authenticate: Bearer challenge", _challenge_problems)
-
-
 def is_oauth_error(code: str, status: int | None = None) -> Matcher[Any]:
-    """A.3 OAuth-style error of the token endpoints: ``{error, error_description, error_code,
-    status_code, details}`` with ``error == error_code == code``, ``status_code`` equal to the HTTP
-    status, plus ``WWW-Authenticate: Bearer``."""
+    """A.3 OAuth-style refusal of the token endpoints: the status (a 4xx when not given) and ``error ==
+    code`` (RFC 6749 section 5.2). ``error_code``/``status_code`` are extensions and not asserted (A.3);
+    the Bearer challenge, the description and the shape are run-wide rules with their own matchers."""
 
     def check(item: Any) -> list[str]:
-        problems = _status_problems(item, status)
-        body = _body(item)
-        problems += _error_body_problems(body, code)
-        if isinstance(body, Mapping):
-            if body.get("error_code") != code:
-                problems.append(f"error_code was {body.get('error_code')!r}, expected {code!r}")
-            if body.get("status_code") != _status(item):
-                problems.append(f"status_code was {body.get('status_code')!r}, expected the HTTP status "
-                                f"{_status(item)}")
-            if "details" not in body:
-                problems.append("no details field")
-        return problems + _challenge_problems(item)
+        return _refusal_status_problems(item, status) + _code_problems(_body(item), code)
 
     where = f" ({status})" if status else ""
-    return _Rule(f"an OAuth error {code!r}{where} with a Bearer challenge", check)
+    return _Rule(f"an OAuth error {code!r}{where}", check)
 
 
 def is_http_error(status: int, description: Any = None) -> Matcher[Any]:
-    """A.11 ``http_error`` family: ``{"error": "http_error", "error_description": ...}``; a 401 also
-    carries ``WWW-Authenticate: Bearer`` and a 429 ``Retry-After``."""
+    """A.11 ``http_error`` family: the status, ``error == "http_error"`` (and the description, when one
+    is asked for). The 401 challenge and the 429 ``Retry-After`` are separate rules
+    (:func:`has_bearer_challenge`, :func:`has_retry_after`)."""
 
     def check(item: Any) -> list[str]:
-        problems = _status_problems(item, status) + _error_body_problems(_body(item), "http_error",
-                                                                          description)
-        if status == 401:
-            problems += _challenge_problems(item)
-        if status == 429 and _header(item, "Retry-After") is None:
-            problems.append("no Retry-After header")
-        return problems
+        return _status_problems(item, status) + _code_problems(_body(item), "http_error", description)
 
     extra = f" {_describe(description)}" if description is not None else ""
     return _Rule(f"an http_error {status}{extra}", check)
 
 
 def is_bearer_refusal(description: Any = None) -> Matcher[Any]:
-    """A.2 bearer guard refusal: 401 ``http_error`` with ``WWW-Authenticate: Bearer``."""
+    """A.2 bearer guard refusal: 401 ``http_error`` (the challenge is :func:`has_bearer_challenge`)."""
     return is_http_error(401, description)
 
 
@@ -230,13 +225,10 @@ def is_access_denied() -> Matcher[Any]:
 
 
 def is_named_error(code: str, status: int) -> Matcher[Any]:
-    """A.11 named error: the given status and ``{"error": code, "error_description": <text>}``."""
+    """A.11 named error: the given status and ``{"error": code, ...}`` where the body has that shape."""
 
     def check(item: Any) -> list[str]:
-        problems = _status_problems(item, status) + _error_body_problems(_body(item), code)
-        if status == 401:
-            problems += _challenge_problems(item)
-        return problems
+        return _status_problems(item, status) + _code_problems(_body(item), code)
 
     return _Rule(f"a {code!r} error ({status})", check)
 
@@ -245,33 +237,176 @@ _VALIDATION_DETAIL_KEYS = frozenset({"type", "loc", "msg"})
 
 
 def is_validation_error(*submitted: str) -> Matcher[Any]:
-    """A.11 validation error: 422 ``{"error": "validation_error", "error_description": "Request
-    validation failed", "details": [{type, loc, msg}]}``; submitted values (pass them) never echoed."""
+    """A.11 validation error: 422 and ``error == "validation_error"`` where the body has the shape.
+
+    ``submitted`` is accepted for old callers and ignored: whether values are echoed is its own rule
+    (:func:`does_not_echo`), as is the shape of ``details`` (:func:`has_a11_error_shape`)."""
+    del submitted
 
     def check(item: Any) -> list[str]:
-        problems = _status_problems(item, 422)
-        body = _body(item)
-        problems += _error_body_problems(body, "validation_error")
-        if isinstance(body, Mapping):
-            details = body.get("details")
-            if not isinstance(details, list) or not details:
-                problems.append("details is not a non-empty list")
-            else:
-                for detail in details:
-                    if not isinstance(detail, Mapping) or not set(detail) >= _VALIDATION_DETAIL_KEYS:
-                        problems.append("a detail lacks type/loc/msg")
-                        break
-                    extra = set(detail) - _VALIDATION_DETAIL_KEYS
-                    if extra:
-                        problems.append(f"a detail carries {sorted(extra)} (values may be echoed)")
-                        break
-        text = _text(item)
-        echoed = [value for value in submitted if value and str(value) in text]
-        if echoed:
-            problems.append(f"the body echoes {len(echoed)} submitted value(s)")
-        return problems
+        return _status_problems(item, 422) + _code_problems(_body(item), "validation_error")
 
-    return _Rule("a validation error (422) that echoes no submitted value", check)
+    return _Rule("a validation error (422)", check)
+
+
+# ---------------------------------------------------------------------------------------- single rules
+def _challenge_problems(item: Any) -> list[str]:
+    value = _header(item, "WWW-Authenticate")
+    if value is None:
+        return ["no WWW-Authenticate header"]
+    if not value.strip().lower().startswith("bearer"):
+        return [f"WWW-Authenticate was {value!r}, expected the scheme Bearer"]
+    return []
+
+
+def has_bearer_challenge() -> Matcher[Any]:
+    """A.2/A.11 (D9): the answer carries ``WWW-Authenticate: Bearer`` (every 401, OAuth-style errors)."""
+    return _Rule("an answer with a WWW-Authenticate: Bearer challenge", _challenge_problems)
+
+
+def retry_after_problems(value: str | None) -> list[str]:
+    """RFC 9110 section 10.2.3: ``Retry-After`` is delay-seconds or an HTTP-date."""
+    if value is None:
+        return ["no Retry-After header"]
+    text = value.strip()
+    if text.isdigit():
+        return []
+    try:
+        parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return [f"Retry-After was {text!r}, expected a number of seconds or an HTTP date"]
+    return []
+
+
+def has_retry_after() -> Matcher[Any]:
+    """A.11 (D9): a rate-limit refusal (429) says when to retry: ``Retry-After`` (seconds or a date)."""
+    return _Rule("an answer that says when to retry (Retry-After)",
+                 lambda item: retry_after_problems(_header(item, "Retry-After")))
+
+
+def no_store_problems(cache_control: str | None) -> list[str]:
+    """A.3 (D28): token answers carry ``Cache-Control: no-store``."""
+    if "no-store" not in (cache_control or "").lower():
+        return [f"Cache-Control was {cache_control!r}, expected no-store"]
+    return []
+
+
+def has_no_store() -> Matcher[Any]:
+    """A.3 / RFC 6749 section 5.1 (D28): the answer may not be cached (``Cache-Control: no-store``)."""
+    return _Rule("an answer marked Cache-Control: no-store",
+                 lambda item: no_store_problems(_header(item, "Cache-Control")))
+
+
+#: A.11: the fields an error body may carry besides ``error`` and ``error_description``
+ERROR_EXTRAS = frozenset({"error_code", "status_code", "details", "locked_until", "error_uri"})
+#: A.1: the two FastAPI answers the contract keeps as they are
+PLAIN_DETAIL_ANSWERS = {404: "Not Found", 405: "Method Not Allowed"}
+
+
+def error_shape_problems(status: int | None, body: Any) -> list[str]:
+    """A.11: an error answer (4xx/5xx, JSON) is ``{"error": <code>, "error_description": <text>}`` (+ the
+    OAuth extras; a 422's ``details`` a list of ``{type, loc, msg}``); a 500 is exactly
+    ``internal_server_error``; A.1 keeps ``{"detail": "Not Found"}`` (404) and ``"Method Not Allowed"``
+    (405). Empty for anything else (successes, bodies that are not JSON objects)."""
+    if not isinstance(status, int) or status < 400 or not isinstance(body, Mapping):
+        return []
+    if status in PLAIN_DETAIL_ANSWERS and dict(body) == {"detail": PLAIN_DETAIL_ANSWERS[status]}:
+        return []
+    if "error" not in body:
+        return [f"the error body has no error field (fields: {sorted(map(str, body))[:6]})"]
+    problems = []
+    code, desc = body.get("error"), body.get("error_description")
+    if not isinstance(code, str) or not code:
+        problems.append(f"error was {code!r}, expected a code")
+    if not isinstance(desc, str) or not desc.strip():
+        problems.append(f"error_description was {desc!r}, expected a non-empty text")
+    extra = sorted(str(k) for k in body if k not in {"error", "error_description"} | ERROR_EXTRAS)
+    if extra:
+        problems.append(f"the error body carries {extra[:6]} beyond the contract's fields")
+    if status == 500 and code != "internal_server_error":
+        problems.append(f"a 500 whose error is {code!r}, expected internal_server_error")
+    if status == 422:
+        details = body.get("details")
+        if not isinstance(details, list) or not details:
+            problems.append("a validation error whose details is not a non-empty list")
+        elif not all(isinstance(d, Mapping) and set(d) >= _VALIDATION_DETAIL_KEYS for d in details):
+            problems.append("a validation detail lacks type/loc/msg")
+    return problems
+
+
+def has_a11_error_shape() -> Matcher[Any]:
+    """A.11: an error answer has the contract's error shape (see :func:`error_shape_problems`)."""
+
+    def check(item: Any) -> list[str]:
+        status = _status(item)
+        body = _body(item)
+        if isinstance(status, int) and status >= 400 and not isinstance(body, Mapping):
+            return ["the error body is not a JSON object"]
+        return error_shape_problems(status, body)
+
+    return _Rule("an error answer with the contract's error shape", check)
+
+
+_SECRET_KEY_RE = re.compile(r"pass|secret", re.IGNORECASE)
+#: shorter submitted values would match by chance ("abc" inside any text)
+MIN_ECHO_CHARS = 6
+
+
+def submitted_secrets(request_body: Any) -> list[str]:
+    """The password and secret values a request submitted (JSON or form fields whose name says so)."""
+    body = request_body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    if isinstance(body, str):
+        text = body.strip()
+        try:
+            body = json.loads(text) if text[:1] in "{[" else dict(parse_qsl(text))
+        except ValueError:
+            return []
+    found: list[str] = []
+
+    def walk(value: Any, secret: bool) -> None:
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                walk(inner, secret or bool(_SECRET_KEY_RE.search(str(key))))
+        elif isinstance(value, list | tuple):
+            for inner in value:
+                walk(inner, secret)
+        elif secret and isinstance(value, str) and len(value) >= MIN_ECHO_CHARS:
+            found.append(value)
+
+    walk(body, False)
+    return found
+
+
+def echo_problems(body: Any, text: str, submitted: Iterable[str] = ()) -> list[str]:
+    """A.11 / D10: the answer echoes nothing submitted: no validation detail carrying ``input`` or
+    ``ctx``, and none of the ``submitted`` values (passwords, secrets) in the text."""
+    problems = []
+    details = body.get("details", body.get("detail")) if isinstance(body, Mapping) else None
+    if isinstance(details, list):
+        keys = sorted({k for d in details if isinstance(d, Mapping) for k in ("input", "ctx") if k in d})
+        if keys:
+            problems.append(f"a validation detail carries {keys} (the submitted value is echoed)")
+    echoed = sum(1 for value in dict.fromkeys(submitted) if value and str(value) in (text or ""))
+    if echoed:
+        problems.append(f"the body echoes {echoed} submitted value(s)")
+    return problems
+
+
+def does_not_echo(*values: str) -> Matcher[Any]:
+    """A.11 / D10: the answer echoes nothing that was submitted: none of ``values``, no password or
+    secret of the request that provoked it, and no validation detail with ``input``/``ctx``. The values
+    are registered as secrets, so a mismatch never prints them."""
+    for value in values:
+        redaction.register_secret(value)
+
+    def check(item: Any) -> list[str]:
+        exchange = getattr(item, "exchange", None)
+        sent = [*values, *submitted_secrets(getattr(exchange, "request_body", None))]
+        return echo_problems(_body(item), _text(item), sent)
+
+    return _Rule("an answer that echoes nothing that was submitted", check)
 
 
 _LEAK_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -292,6 +427,24 @@ def leak_problems(text: str) -> list[str]:
     return [f"the body contains {what}" for what, pattern in _LEAK_PATTERNS if pattern.search(text or "")]
 
 
+#: fields of a server error body that only ever carry internals
+_INTERNAL_FIELDS = frozenset({"traceback", "trace", "stack", "stacktrace", "exception", "exc_info", "sql"})
+
+
+def internals_problems(status: int | None, body: Any, text: str) -> list[str]:
+    """A.11 / D10: what an error answer reveals of the server's internals (traceback, exception text,
+    SQL, file paths, or a field such as ``traceback``); empty when clean. Successes are not scanned
+    (a user's bio may quote anything)."""
+    if not isinstance(status, int) or status < 400:
+        return []
+    problems = leak_problems(text)
+    if isinstance(body, Mapping):
+        fields = sorted(str(k) for k in body if str(k).lower() in _INTERNAL_FIELDS)
+        if fields:
+            problems.append(f"the error body carries {fields}")
+    return problems
+
+
 def has_no_leak() -> Matcher[Any]:
     """A.11 server errors / D10: no traceback, exception text, SQL or file path in a body."""
     return _Rule("a body revealing no traceback, exception text, SQL or file path",
@@ -299,31 +452,37 @@ def has_no_leak() -> Matcher[Any]:
 
 
 # ---------------------------------------------------------------------------------------- headers
+def header_problems(headers: Mapping[str, str], *, https: bool) -> list[str]:
+    """A.1: the five security headers with their contract values; HSTS with a max-age on HTTPS."""
+    lower = {str(k).lower(): v for k, v in headers.items()}
+    problems = []
+    for name, value in SECURITY_HEADERS.items():
+        got = lower.get(name.lower())
+        if got is None:
+            problems.append(f"no {name}")
+        elif got.strip().lower() != value.lower():
+            problems.append(f"{name} was {got!r}, expected {value!r}")
+    if https:
+        hsts = lower.get("strict-transport-security")
+        if hsts is None:
+            problems.append("no Strict-Transport-Security on HTTPS")
+        elif not re.search(r"max-age=\d+", hsts):
+            problems.append(f"Strict-Transport-Security was {hsts!r}, expected a max-age")
+    return problems
+
+
 def has_security_headers(hsts: bool | None = None) -> Matcher[Any]:
     """A.1: every answer carries the five security headers; HTTPS answers ``Strict-Transport-Security``
     (``hsts=None`` decides by the request's scheme, ``True``/``False`` forces)."""
 
     def check(item: Any) -> list[str]:
-        problems = []
-        for name, value in SECURITY_HEADERS.items():
-            got = _header(item, name)
-            if got is None:
-                problems.append(f"no {name}")
-            elif got.strip().lower() != value.lower():
-                problems.append(f"{name} was {got!r}, expected {value!r}")
         want_hsts = hsts
         if want_hsts is None:
             exchange = getattr(item, "exchange", None)
             want_hsts = bool(exchange is not None and exchange.url.lower().startswith("https://"))
-        if want_hsts:
-            value = _header(item, "Strict-Transport-Security")
-            if value is None:
-                problems.append("no Strict-Transport-Security on HTTPS")
-            elif not re.search(r"max-age=\d+", value):
-                problems.append(f"Strict-Transport-Security was {value!r}, expected a max-age")
-        return problems
+        return header_problems(_headers(item), https=want_hsts)
 
-    return _Rule("an answer with the A.1 security headers", check)
+    return _Rule("an answer with the contract's security headers", check)
 
 
 # ---------------------------------------------------------------------------------------- tokens
@@ -331,11 +490,17 @@ def _looks_like_jwt(value: Any) -> bool:
     return isinstance(value, str) and value.count(".") == 2 and value.startswith("eyJ")
 
 
+def _is_refresh_answer(item: Any) -> bool:
+    exchange = getattr(item, "exchange", None)
+    return exchange is not None and urlsplit(exchange.url).path.rstrip("/").endswith("/auth/refresh")
+
+
 def is_token_response(refresh: bool = True, *, session: bool | None = None) -> Matcher[Any]:
     """A.3 token answer: 200 ``{access_token, token_type: "Bearer", expires_in, refresh_token, scope,
-    session_id}``, ``expires_in`` an int > 0, ``Cache-Control: no-store``. ``refresh=False`` for
-    service tokens (``refresh_token`` and ``session_id`` null)."""
-    want_session = refresh if session is None else session
+    session_id}``, ``expires_in`` an int > 0. ``refresh=False`` for service tokens (``refresh_token``
+    and ``session_id`` null). A sign-in promises a ``session_id``; a refresh answer may carry
+    ``session_id: null`` (A.3), so an answer of ``/auth/refresh`` is accepted with either (``session``
+    forces the choice). ``Cache-Control: no-store`` is its own rule (:func:`has_no_store`)."""
 
     def check(item: Any) -> list[str]:
         problems = _status_problems(item, 200)
@@ -356,15 +521,18 @@ def is_token_response(refresh: bool = True, *, session: bool | None = None) -> M
             problems.append("refresh_token is not a JWT")
         if not refresh and body.get("refresh_token") is not None:
             problems.append("a refresh_token was issued where none is expected")
-        if want_session and not isinstance(body.get("session_id"), str):
+        session_id = body.get("session_id")
+        want_session = session if session is not None else (
+            None if refresh and _is_refresh_answer(item) else refresh)
+        if want_session is None:
+            if session_id is not None and not isinstance(session_id, str):
+                problems.append("session_id is neither a string nor null")
+        elif want_session and not isinstance(session_id, str):
             problems.append("session_id is not a string")
-        if not want_session and body.get("session_id") is not None:
+        elif not want_session and session_id is not None:
             problems.append("a session_id was issued where none is expected")
         if body.get("scope") is not None and not isinstance(body.get("scope"), str):
             problems.append("scope is neither a space-separated text nor null")
-        cache = _header(item, "Cache-Control") or ""
-        if "no-store" not in cache.lower():
-            problems.append(f"Cache-Control was {cache!r}, expected no-store")
         return problems
 
     kind = "with a refresh token" if refresh else "without a refresh token"
@@ -470,16 +638,25 @@ def responds_within(ms: float) -> Matcher[Any]:
 
 
 __all__ = [
+    "ERROR_EXTRAS",
     "SECURITY_HEADERS",
     "USER_FIELDS",
     "decode_claims",
     "describe_response",
+    "does_not_echo",
+    "echo_problems",
     "equal_to",
+    "error_shape_problems",
+    "has_a11_error_shape",
     "has_bearer_challenge",
     "has_json_fields",
     "has_no_leak",
+    "has_no_store",
+    "has_retry_after",
     "has_security_headers",
     "has_status",
+    "header_problems",
+    "internals_problems",
     "is_access_denied",
     "is_bearer_refusal",
     "is_http_error",
@@ -491,5 +668,8 @@ __all__ = [
     "is_uuid",
     "is_validation_error",
     "leak_problems",
+    "no_store_problems",
     "responds_within",
+    "retry_after_problems",
+    "submitted_secrets",
 ]

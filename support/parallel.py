@@ -147,10 +147,9 @@ def after_all_workers(bhx_context: Any) -> None:
         from support.run import NOTHING_SELECTED
 
         raise RuntimeError(NOTHING_SELECTED)
-    from support.run import SUMMARY_PATH
+    from support.run import publish_summary
 
-    summary.write(SUMMARY_PATH)
-    summary.print_to_console()
+    publish_summary(summary, allure_dir=Path(ALLURE_RESULTS))
 
 
 # ------------------------------------------------------------------------------- worker side
@@ -193,23 +192,31 @@ def stash_summary(context: Any, summary: Any) -> bool:
                for r in summary.records]
     budgets = [{f.name: getattr(b, f.name) for f in fields(b)} for b in summary.budgets]
     fd, _path = tempfile.mkstemp(prefix=f"part-{os.getpid()}-", suffix=".json", dir=parts)
+    rules = [r.as_dict() for r in getattr(summary, "rules", [])]
     with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump({"records": records, "budgets": budgets}, out)
+        json.dump({"records": records, "budgets": budgets, "rules": rules,
+                   "scan_enabled": getattr(summary, "scan_enabled", True),
+                   "interrupted": getattr(summary, "interrupted", False)}, out)
     return True
 
 
 def merge_summaries(parts_dir: Path) -> Any:
     """One RunSummary from every part the workers wrote (None when there is none)."""
-    from support.reporting import BudgetRecord, RunSummary, ScenarioRecord
+    from support.reporting import BudgetRecord, RuleRecord, RunSummary, ScenarioRecord, merge_rules
 
     files = sorted(parts_dir.glob("part-*.json"))
     if not files:
         return None
     summary = RunSummary()
+    rules: list[Any] = []
     for path in files:
         data = json.loads(path.read_text(encoding="utf-8"))
         summary.records += [ScenarioRecord(**{**r, "tags": frozenset(r["tags"])}) for r in data["records"]]
         summary.budgets += [BudgetRecord(**b) for b in data["budgets"]]
+        rules += [RuleRecord.from_dict(r) for r in data.get("rules", [])]  # causes ride on the records
+        summary.scan_enabled = summary.scan_enabled and bool(data.get("scan_enabled", True))
+        summary.interrupted = summary.interrupted or bool(data.get("interrupted", False))
+    summary.rules = merge_rules(rules)
     return summary
 
 

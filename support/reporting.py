@@ -21,9 +21,13 @@ a ``.name`` such as behave's ``Status`` enum is accepted too).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import sys
+import time
+import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,13 +42,18 @@ __all__ = [
     "DOMAIN_EPICS",
     "DOMAIN_TAGS",
     "BudgetRecord",
+    "RuleRecord",
     "RunSummary",
     "ScenarioRecord",
     "apply_domain_labels",
     "attach_exchanges",
     "attach_timings",
     "format_properties",
+    "label_cause",
+    "merge_rules",
     "set_parameter",
+    "write_rule_junit",
+    "write_rule_results",
     "write_run_metadata",
 ]
 
@@ -135,6 +144,12 @@ class ScenarioRecord:
     status: str
     duration_s: float
     skip_reason: str | None = None
+    #: the one cause of a failed scenario (support.causes.FailureCause, flattened): kind, cause, defect, rule
+    cause_kind: str | None = None
+    cause: str | None = None
+    defect: str | None = None
+    rule: str | None = None
+    error_note: str | None = None
 
     @property
     def domain(self) -> str:
@@ -158,6 +173,69 @@ class ScenarioRecord:
     @property
     def title(self) -> str:
         return f"{self.feature} › {self.scenario}"
+
+
+@dataclass(frozen=True)
+class RuleRecord:
+    """A run-wide rule as the watch saw it (support/security_checks.py): how many answers it applied to,
+    how many broke it, up to three redacted examples ``{method, url, status, problem}``."""
+
+    id: str
+    rule: str
+    clause: str = ""
+    tag: str = ""
+    defect: str | None = None
+    defects: tuple[str, ...] = ()
+    severity: str = "critical"
+    checked: int = 0
+    violations: int = 0
+    examples: tuple[dict[str, Any], ...] = ()
+    scenarios: tuple[str, ...] = ()
+
+    @property
+    def broken(self) -> bool:
+        return self.violations > 0
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RuleRecord:
+        return cls(
+            id=str(data["id"]), rule=str(data["rule"]), clause=str(data.get("clause", "")),
+            tag=str(data.get("tag", "")), defect=data.get("defect"), defects=tuple(data.get("defects", ())),
+            severity=str(data.get("severity", "critical")), checked=int(data.get("checked", 0)),
+            violations=int(data.get("violations", 0)),
+            examples=tuple(dict(e) for e in data.get("examples", ())), scenarios=tuple(data.get("scenarios", ())),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "rule": self.rule, "clause": self.clause, "tag": self.tag, "defect": self.defect,
+                "defects": list(self.defects), "severity": self.severity, "checked": self.checked,
+                "violations": self.violations, "examples": [dict(e) for e in self.examples],
+                "scenarios": list(self.scenarios)}
+
+    def example_lines(self) -> list[str]:
+        return [_redact(f"{e.get('method', '?')} {e.get('url', '?')} -> {e.get('status', '?')}: {e.get('problem', '')}")
+                for e in self.examples]
+
+    def merged(self, other: RuleRecord) -> RuleRecord:
+        """Two workers' tallies of the same rule as one (behavex)."""
+        counts: dict[str, int] = {}
+        for rec in (self, other):
+            if rec.defect:
+                counts[rec.defect] = counts.get(rec.defect, 0) + rec.violations
+        defect = max(counts, key=lambda d: counts[d]) if counts else None
+        return RuleRecord(
+            self.id, self.rule, self.clause, self.tag, defect, self.defects, self.severity,
+            self.checked + other.checked, self.violations + other.violations,
+            (self.examples + other.examples)[:3], tuple(dict.fromkeys(self.scenarios + other.scenarios)),
+        )
+
+
+def merge_rules(records: Iterable[RuleRecord]) -> list[RuleRecord]:
+    """Rule records of several runs (behavex workers) merged by rule id, in first-seen order."""
+    merged: dict[str, RuleRecord] = {}
+    for rec in records:
+        merged[rec.id] = merged[rec.id].merged(rec) if rec.id in merged else rec
+    return list(merged.values())
 
 
 @dataclass(frozen=True)
@@ -186,6 +264,12 @@ class RunSummary:
     title: str = "Permiso acceptance: release sign-off"
     records: list[ScenarioRecord] = field(default_factory=list)
     budgets: list[BudgetRecord] = field(default_factory=list)
+    #: the run-wide rules (support/security_checks.RULES) as the watch saw them, held or broken
+    rules: list[RuleRecord] = field(default_factory=list)
+    #: SECURITY_SCAN_ENABLED: with False the rules are listed but do not count in the verdict
+    scan_enabled: bool = True
+    #: the run was interrupted (Ctrl-C, SIGTERM): what is listed is what ran
+    interrupted: bool = False
 
     def record(
         self,
@@ -196,8 +280,10 @@ class RunSummary:
         status: str,
         duration_s: float,
         skip_reason: str | None = None,
+        cause: Any = None,
     ) -> ScenarioRecord:
-        """Record one scenario; tags may be given with or without the leading ``@``."""
+        """Record one scenario; tags may be given with or without the leading ``@``. ``cause`` is the
+        :class:`support.causes.FailureCause` of a failed scenario (None when it passed or was skipped)."""
         tags = frozenset(_tag_name(t) for t in (*feature_tags, *scenario_tags))
         rec = ScenarioRecord(
             feature=feature_name,
@@ -206,6 +292,12 @@ class RunSummary:
             status=_status_name(status),
             duration_s=float(duration_s),
             skip_reason=skip_reason,
+            cause_kind=getattr(cause, "kind", None),
+            cause=_redact(cause.cause) if cause is not None else None,
+            defect=getattr(cause, "defect", None),
+            rule=getattr(cause, "rule", None),
+            error_note=(f"error: {cause.message}" if cause.message else "error") if getattr(cause, "error", False)
+            else None,
         )
         self.records.append(rec)
         return rec
@@ -243,6 +335,10 @@ class RunSummary:
         return [b for b in self.budgets if not b.met]
 
     @property
+    def broken_rules(self) -> list[RuleRecord]:
+        return [r for r in self.rules if r.broken]
+
+    @property
     def executed(self) -> int:
         return sum(1 for r in self.records if r.status not in (SKIPPED, UNTESTED))
 
@@ -259,6 +355,10 @@ class RunSummary:
             reasons.append(f"{n} @critical scenario{'s' if n != 1 else ''} not run")
         if n := len(self.missed_budgets):
             reasons.append(f"{n} performance budget{'s' if n != 1 else ''} missed")
+        if self.scan_enabled and (n := len(self.broken_rules)):
+            reasons.append(f"{n} run-wide rule{'s' if n != 1 else ''} broken")
+        if self.interrupted:
+            reasons.append("the run was interrupted")
         return reasons
 
     @property
@@ -288,11 +388,109 @@ class RunSummary:
         order = [*DOMAIN_TAGS, OTHER_DOMAIN]
         return {d: counts[d] for d in order if d in counts}
 
+    # -- causes --------------------------------------------------------------------------------------
+
+    def causes(self) -> list[dict[str, Any]]:
+        """One entry per distinct cause of the run, most affected first.
+
+        ``kind`` is ``rule`` (a broken run-wide rule; ``count`` = answers that broke it, ``checked`` =
+        answers it applied to), ``precondition`` (a refused setup call) or ``scenario`` (the scenario's
+        own rule; ``error`` marks scenarios that ended in a suite error). Every entry names a ``rule``
+        or a ``defect``; ``scenarios`` lists the failed scenarios it explains.
+        """
+        groups: dict[tuple[str, str, bool], dict[str, Any]] = {}
+        for r in self.records:
+            if r.status not in _FAILING:
+                continue
+            kind = r.cause_kind or "scenario"
+            cause = r.cause or r.title
+            error = r.status == ERROR or r.error_note is not None
+            entry = groups.setdefault((kind, cause, error), {
+                "cause": cause, "kind": kind, "defect": r.defect,
+                "rule": r.rule if (r.rule or r.defect) else r.title,
+                "scenarios": [], "error": error, "known_defect": True, "notes": [],
+            })
+            entry["scenarios"].append(r.title)
+            entry["known_defect"] = entry["known_defect"] and r.known_defect
+            if r.error_note and r.error_note not in entry["notes"]:
+                entry["notes"].append(r.error_note)
+        entries: list[dict[str, Any]] = []
+        for entry in groups.values():
+            entry["count"] = len(entry["scenarios"])
+            entry["first"] = entry["scenarios"][0]
+            entries.append(entry)
+        for rule in self.broken_rules:
+            examples = rule.example_lines()
+            entries.append({
+                "cause": rule.rule, "kind": "rule", "defect": rule.defect, "rule": rule.rule,
+                "rule_id": rule.id, "scenarios": [], "seen_in": list(rule.scenarios), "count": rule.violations,
+                "checked": rule.checked, "violations": rule.violations, "first": examples[0] if examples else "",
+                "counted": self.scan_enabled, "error": False, "known_defect": False, "notes": [],
+            })
+        order = {"rule": 0, "precondition": 1, "scenario": 2}
+        entries.sort(key=lambda e: (-int(e["count"]), order.get(str(e["kind"]), 3)))
+        return entries
+
+    def _cause_line(self, entry: Mapping[str, Any]) -> str:
+        defect = f" [{entry['defect']}]" if entry.get("defect") else ""
+        if entry["kind"] == "rule":
+            counted = "" if entry.get("counted", True) else " (not counted: SECURITY_SCAN_ENABLED=false)"
+            first = f"; e.g. {entry['first']}" if entry.get("first") else ""
+            return (f"- **rule**{defect} {_md(entry['cause'])}: {entry['violations']} of {entry['checked']} "
+                    f"answers broke it{first}{counted}")
+        n = int(entry["count"])
+        if entry.get("notes"):
+            notes = f" ({_md('; '.join(entry['notes']))})"
+        else:
+            notes = " (error)" if entry.get("error") else ""
+        known = " (known defect)" if entry.get("known_defect") else ""
+        plural = "s" if n != 1 else ""
+        first = f"; first: {_md(entry['first'])}" if entry["first"] != entry["cause"] else ""
+        return f"- **{entry['kind']}**{defect} {_md(entry['cause'])}{notes}{known}: {n} scenario{plural}{first}"
+
+    def counts(self) -> dict[str, int]:
+        """Scenario counts by status (all scenarios, known defects included) and rule counts."""
+        by_status = {PASSED: 0, FAILED: 0, ERROR: 0, SKIPPED: 0, UNTESTED: 0}
+        for r in self.records:
+            by_status[r.status if r.status in by_status else UNTESTED] += 1
+        return {
+            "passed": by_status[PASSED], "failed": by_status[FAILED], "errors": by_status[ERROR],
+            "skipped": by_status[SKIPPED], "untested": by_status[UNTESTED], "total": len(self.records),
+            "known_defects": len(self.known_defects), "rules": len(self.rules),
+            "rules_broken": len(self.broken_rules), "budgets_missed": len(self.missed_budgets),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as data (``reports/signoff-summary.json``); every text redacted."""
+        data = {
+            "verdict": self.verdict.removeprefix("Verdict: "),
+            "release_ready": self.release_ready,
+            "counts": self.counts(),
+            "causes": self.causes(),
+            "interrupted": self.interrupted,
+            "scan_enabled": self.scan_enabled,
+            "skipped": [{"scenario": r.title, "reason": r.skip_reason or ""}
+                        for r in self.records if r.status in (SKIPPED, UNTESTED)],
+            "rules": [{**r.as_dict(), "held": not r.broken} for r in self.rules],
+            "budgets": [{"name": b.name, "p50_ms": b.p50_ms, "p95_ms": b.p95_ms, "budget_ms": b.budget_ms,
+                         "met": b.met} for b in self.budgets],
+        }
+        return json.loads(_redact(json.dumps(data, ensure_ascii=False)))
+
+    def write_json(self, path: Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
     # -- rendering -----------------------------------------------------------------------------------
 
     def render_markdown(self) -> str:
         """The one-page sign-off summary as Markdown; the verdict line stands on a line of its own."""
         lines: list[str] = [f"# {self.title}", "", self.verdict, ""]
+        lines += ["## Causes", ""]
+        lines += [self._cause_line(entry) for entry in self.causes()] or ["None."]
+        lines.append("")
         total = {"passed": 0, "failed": 0, "skipped": 0, "known_defect": 0}
         lines += [
             "## Scenarios by domain",
@@ -325,6 +523,21 @@ class RunSummary:
             lines += ["## @critical scenarios not run", ""]
             lines += [f"- {_md(r.title)}" for r in self.untested_critical]
             lines.append("")
+
+        if self.rules:
+            note = "" if self.scan_enabled else " (SECURITY_SCAN_ENABLED=false: listed, not counted in the verdict)"
+            lines += [f"## Run-wide rules{note}", "",
+                      "| Rule | Defect | Answers checked | Broke it | Result |", "|---|---|---:|---:|---|"]
+            for rule in self.rules:
+                result = "**BROKEN**" if rule.broken else "held"
+                lines.append(
+                    f"| {_md(rule.rule)} | {rule.defect or ''} | {rule.checked} | {rule.violations} | {result} |")
+            lines.append("")
+            for rule in self.broken_rules:
+                lines.append(f"- {_md(rule.rule)}, e.g.:")
+                lines += [f"  - {_md(example)}" for example in rule.example_lines()]
+            if self.broken_rules:
+                lines.append("")
 
         lines += ["## Performance budgets", ""]
         if self.budgets:
@@ -374,10 +587,11 @@ class RunSummary:
         out.flush()
 
     def write(self, path: Path) -> Path:
-        """Write the Markdown summary (parent folders created); returns the path."""
+        """Write the Markdown summary and, beside it, the same as JSON (``.json``); returns the .md path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.render_markdown(), encoding="utf-8")
+        self.write_json(path.with_suffix(".json"))
         return path
 
 
@@ -571,3 +785,100 @@ def write_run_metadata(
     (results_dir / "executor.json").write_text(json.dumps(executor, indent=2) + "\n", encoding="utf-8")
     return props
 
+
+
+# -- run-wide rules as results ---------------------------------------------------------------------------
+
+RULES_EPIC = "Run-wide rules"
+RULES_JUNIT_NAME = "TESTS-run_wide_rules.xml"
+
+
+def label_cause(cause: Any) -> bool:
+    """Give the running scenario's Allure result the labels ``cause`` and ``cause_kind`` (call from
+    ``after_scenario`` of a failed scenario): the report's categories group failures by them."""
+    test = _current_allure_test()
+    if test is None or cause is None:
+        return False
+    test.labels = [lb for lb in (test.labels or []) if lb.name not in ("cause", "cause_kind")]
+    test.labels.append(Label(name="cause", value=_redact(str(cause.cause))))
+    test.labels.append(Label(name="cause_kind", value=str(cause.kind)))
+    return True
+
+
+def _rule_status(rule: RuleRecord, scan_enabled: bool) -> str:
+    if not rule.broken:
+        return "passed"
+    return "failed" if scan_enabled else "skipped"
+
+
+def rule_message(rule: RuleRecord, scan_enabled: bool = True) -> str:
+    """The one message of a rule's result: counts, defect, and the examples (redacted)."""
+    if not rule.broken:
+        return f"held on all {rule.checked} answers it applies to"
+    defect = f" (defect {rule.defect})" if rule.defect else ""
+    head = f"{rule.violations} of {rule.checked} answers broke it{defect}"
+    if not scan_enabled:
+        head = "not counted (SECURITY_SCAN_ENABLED=false): " + head
+    examples = "".join(f"\n  - {line}" for line in rule.example_lines())
+    return _redact(f"{head}; e.g.:{examples}" if examples else head)
+
+
+def write_rule_results(results_dir: Path, rules: Sequence[RuleRecord], *, scan_enabled: bool = True) -> list[Path]:
+    """One Allure result per run-wide rule (broken: failed; held: passed) into ``results_dir``."""
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    now = int(time.time() * 1000)
+    written = []
+    for rule in rules:
+        history = hashlib.md5(f"run-wide-rule:{rule.id}".encode()).hexdigest()
+        labels = [
+            {"name": "epic", "value": RULES_EPIC}, {"name": "feature", "value": RULES_EPIC},
+            {"name": "suite", "value": RULES_EPIC}, {"name": "story", "value": rule.rule},
+            {"name": "severity", "value": rule.severity}, {"name": "framework", "value": "permiso-acceptance"},
+            {"name": "language", "value": "python"},
+        ]
+        if rule.tag:
+            labels.append({"name": "tag", "value": rule.tag})
+        if rule.broken:
+            labels += [{"name": "cause", "value": rule.rule}, {"name": "cause_kind", "value": "rule"}]
+        links = [{"type": "issue", "name": d, "url": d} for d in ([rule.defect] if rule.defect else [])]
+        message = rule_message(rule, scan_enabled)
+        seen = "".join(f"\n  - {t}" for t in rule.scenarios[:10])
+        result = {
+            "uuid": str(uuid.uuid4()), "historyId": history, "testCaseId": history,
+            "fullName": f"run_wide_rules.{rule.id}", "name": f"Run-wide rule: {rule.rule}",
+            "status": _rule_status(rule, scan_enabled),
+            "statusDetails": {"message": message,
+                              "trace": _redact(f"seen in:{seen}") if seen else ""},
+            "stage": "finished", "start": now, "stop": now,
+            "description": _redact(f"{rule.rule} (contract {rule.clause}). Checked by the run-wide watch on every "
+                                   "answer of the run; reported once here, never as another scenario's failure."),
+            "labels": labels, "links": links, "parameters": [], "steps": [], "attachments": [],
+        }
+        path = results_dir / f"{result['uuid']}-result.json"
+        path.write_text(_redact(json.dumps(result, ensure_ascii=False)), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def write_rule_junit(junit_dir: Path, rules: Sequence[RuleRecord], *, scan_enabled: bool = True) -> Path:
+    """``TESTS-run_wide_rules.xml``: one testcase per rule, a failure element for a broken one."""
+    junit_dir = Path(junit_dir)
+    junit_dir.mkdir(parents=True, exist_ok=True)
+    failures = sum(1 for r in rules if r.broken and scan_enabled)
+    skipped = sum(1 for r in rules if r.broken and not scan_enabled)
+    suite = ET.Element("testsuite", name=RULES_EPIC, tests=str(len(rules)), failures=str(failures),
+                       errors="0", skipped=str(skipped), time="0")
+    for rule in rules:
+        case = ET.SubElement(suite, "testcase", classname="run_wide_rules", name=_redact(rule.rule), time="0")
+        message = rule_message(rule, scan_enabled)
+        if rule.broken and scan_enabled:
+            failure = ET.SubElement(case, "failure", type="RunWideRuleBroken", message=message.splitlines()[0])
+            failure.text = message
+        elif rule.broken:
+            ET.SubElement(case, "skipped", message=message.splitlines()[0])
+        out = ET.SubElement(case, "system-out")
+        out.text = message
+    path = junit_dir / RULES_JUNIT_NAME
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+    return path

@@ -1,24 +1,27 @@
-"""Security checks of the suite: the run-wide hygiene watch, hostile inputs, timing and rate-limit probes.
+"""Security checks of the suite: the run-wide rules and their watch, hostile inputs, timing and rate-limit probes.
 
 Why a module of its own: the security features (``features/security/``) judge Permiso against attack
 lists (RFC 8725, RFC 6749/6750/7009, OWASP API Top 10, ASVS). Most of their rules are stated per
-scenario with the matchers below, but one family is stated for the **whole run**: every answer the
-suite sees, whatever scenario provoked it, must carry the A.1 security headers (HSTS on HTTPS), must
-not name the server software or its version, must not reveal tracebacks, SQL or file paths in an error
-body (A.11, D10), and must not open itself to foreign web origins with credentials (D16).
+scenario, but some hold for EVERY answer, whatever scenario provoked it: the Bearer challenge on a 401,
+``Retry-After`` on a 429, ``no-store`` on token answers, the security headers (HSTS over HTTPS), no
+server software or version, the contract's error shape, no echo of submitted values, no internals in
+error bodies, no open CORS with credentials. These are the :data:`RULES` below.
 
-The :class:`HygieneWatch` subscribes to :meth:`support.client.ExchangeLog.subscribe_all`, so it sees
-the answers of every :class:`~support.client.PermisoClient` of the process. It only *collects*
-findings; the hook :func:`after_step` fails the step during which a bad answer was seen (findings
-made outside a step - hooks, cleanups - fail the next step that runs). ``SECURITY_SCAN_ENABLED=false``
-turns the failing off (findings are still printed), and a scenario tagged ``@hygiene.unchecked`` is
-exempt; use that tag only for a scenario that talks to something other than Permiso on purpose.
+One rule per scenario (design.md section 2): a broken run-wide rule never fails an unrelated scenario.
+Each rule has its own scenarios (``features/security/headers_and_hygiene.feature``) that fail when it is
+broken, and the :class:`HygieneWatch` checks every answer of the run against every rule and REPORTS what
+it saw: per rule, how many answers it applied to, how many broke it, and up to three redacted examples.
+The sign-off summary, the Allure results and the JUnit file show each rule once (support/reporting.py).
 
-Hooks the coordinator wires (``support/run.py``):
+The watch subscribes to :meth:`support.client.ExchangeLog.subscribe_all` (every client of the process).
+It judges answers late - at the end of each step - so that a front 503 page the client retried (the
+client marks it ``retried`` after it has been published) is skipped, and it skips answers from hosts
+other than the target's. ``SECURITY_SCAN_ENABLED=false`` keeps the rules listed but out of the verdict.
+A scenario tagged ``@hygiene.unchecked`` is not watched (for a scenario that talks to something other
+than Permiso on purpose).
 
-- ``before_all``, after the capabilities are probed: :func:`install` (adds the ``auth_rate_limit``
-  capability and makes sure the watch is subscribed);
-- ``after_step``: :func:`after_step`.
+Hooks the coordinator wires (``support/run.py``): ``before_all`` :func:`install`; ``before_scenario``
+:func:`scenario_started`; ``after_step`` :func:`after_step` (never raises).
 
 Nothing here imports behave; ``context``/``step`` are duck-typed.
 """
@@ -30,18 +33,33 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from hamcrest import all_of
 from hamcrest.core.matcher import Matcher
 
 from support import redaction
 from support.client import ApiResponse, Exchange, ExchangeLog, PermisoClient
 from support.identities import generate_password
-from support.matchers import SECURITY_HEADERS, _Rule, describe_response, is_named_error, leak_problems
+from support.matchers import (
+    SECURITY_HEADERS as SECURITY_HEADERS,  # re-exported: the features' steps read them here
+)
+from support.matchers import (
+    _Rule,
+    describe_response,
+    echo_problems,
+    error_shape_problems,
+    internals_problems,
+    is_named_error,
+    no_store_problems,
+    retry_after_problems,
+    submitted_secrets,
+)
+from support.matchers import does_not_echo as does_not_echo
+from support.matchers import header_problems as header_problems
 from support.timing import Comparison, compare_samples, sample_interleaved
 
 # ---------------------------------------------------------------------------------------- hygiene
@@ -58,25 +76,6 @@ EXEMPT_TAG = "hygiene.unchecked"
 
 def _headers_of(exchange: Exchange) -> dict[str, str]:
     return {k.lower(): v for k, v in (exchange.response_headers or {}).items()}
-
-
-def header_problems(headers: Mapping[str, str], *, https: bool) -> list[str]:
-    """A.1: the five security headers with their contract values; HSTS with a max-age on HTTPS."""
-    lower = {k.lower(): v for k, v in headers.items()}
-    problems = []
-    for name, value in SECURITY_HEADERS.items():
-        got = lower.get(name.lower())
-        if got is None:
-            problems.append(f"no {name}")
-        elif got.strip().lower() != value.lower():
-            problems.append(f"{name} was {got!r}, expected {value!r}")
-    if https:
-        hsts = lower.get("strict-transport-security")
-        if hsts is None:
-            problems.append("no Strict-Transport-Security on HTTPS")
-        elif not re.search(r"max-age=\d+", hsts):
-            problems.append(f"Strict-Transport-Security was {hsts!r}, expected a max-age")
-    return problems
 
 
 def version_leak_problems(headers: Mapping[str, str]) -> list[str]:
@@ -106,48 +105,222 @@ def cors_problems(request_headers: Mapping[str, str], headers: Mapping[str, str]
     return []
 
 
-def exchange_problems(exchange: Exchange) -> list[str]:
-    """Everything the hygiene watch finds wrong with one answer (empty when clean)."""
+# ---------------------------------------------------------------------------------------- rule registry
+#: A.3: the token endpoints whose 200 answers must not be cached (relative to the API base)
+TOKEN_PATHS = ("/auth/token", "/auth/refresh", "/auth/service-token")
+
+
+def _path(exchange: Exchange) -> str:
+    return (urlsplit(exchange.url).path or "/").rstrip("/") or "/"
+
+
+def _is_https(exchange: Exchange) -> bool:
+    return exchange.url.lower().startswith("https://")
+
+
+def _is_json(exchange: Exchange) -> bool:
+    return "json" in _headers_of(exchange).get("content-type", "").lower()
+
+
+def _body_of(exchange: Exchange) -> Any:
+    return exchange.json() if exchange.response_text[:1] in "{[" else None
+
+
+def _headers_defect(exchange: Exchange) -> str | None:
+    """D32: the port-80 redirect; F1: the front's own (non-JSON) answers on HTTPS; else no Part C id."""
+    if not _is_https(exchange) and 300 <= exchange.status < 400:
+        return "D32"
+    if _is_https(exchange) and not _is_json(exchange):
+        return "F1"
+    return None
+
+
+@dataclass(frozen=True)
+class RunWideRule:
+    """A rule every answer of the run must keep (one line, its contract clause, its Part C defects)."""
+
+    id: str
+    text: str
+    clause: str
+    defects: tuple[str, ...]
+    applies: Callable[[Exchange], bool]
+    check: Callable[[Exchange], list[str]]
+    defect_for: Callable[[Exchange], str | None] | None = None
+    severity: str = "critical"
+
+    @property
+    def tag(self) -> str:
+        """The contract tag of the rule's clause, as features write it (``contract.A11``)."""
+        return "contract." + self.clause.split(",")[0].strip().replace(".", "")
+
+    def defect(self, exchange: Exchange) -> str | None:
+        """The Part C defect a violation in this answer shows (by where it was seen), or None."""
+        if self.defect_for is not None:
+            return self.defect_for(exchange)
+        return self.defects[0] if self.defects else None
+
+
+RULES: tuple[RunWideRule, ...] = (
+    RunWideRule(
+        "bearer_challenge", "Every 401 refusal says how to authenticate (WWW-Authenticate: Bearer)",
+        "A.2, A.11", ("D9",), lambda e: e.status == 401,
+        lambda e: [] if (_headers_of(e).get("www-authenticate") or "").strip().lower().startswith("bearer")
+        else [f"WWW-Authenticate was {_headers_of(e).get('www-authenticate')!r}, expected the scheme Bearer"
+              if "www-authenticate" in _headers_of(e) else "no WWW-Authenticate header"]),
+    RunWideRule(
+        "retry_after", "Every rate-limit refusal (429) says when to retry (Retry-After)", "A.11", ("D9",),
+        lambda e: e.status == 429, lambda e: retry_after_problems(_headers_of(e).get("retry-after"))),
+    RunWideRule(
+        "no_store", "Token answers are never cached (Cache-Control: no-store)", "A.3", ("D28",),
+        lambda e: e.status == 200 and e.method == "POST" and _path(e).endswith(TOKEN_PATHS),
+        lambda e: no_store_problems(_headers_of(e).get("cache-control"))),
+    RunWideRule(
+        "security_headers", "Every answer carries the security headers (and HSTS over HTTPS)", "A.1",
+        ("D32", "F1"), lambda e: True, lambda e: header_problems(_headers_of(e), https=_is_https(e)),
+        defect_for=_headers_defect),
+    RunWideRule(
+        "no_server_software", "No answer names the server software or its version", "A.1", (),
+        lambda e: True, lambda e: version_leak_problems(_headers_of(e)), severity="normal"),
+    RunWideRule(
+        "error_shape", "Every error answer has the contract's error shape (error, error_description)",
+        "A.11", (), lambda e: e.status >= 400, lambda e: error_shape_problems(e.status, _body_of(e)),
+        severity="normal"),
+    RunWideRule(
+        "no_echo", "No error answer echoes the values that were submitted", "A.11", ("D10",),
+        lambda e: e.status >= 400,
+        lambda e: echo_problems(_body_of(e), e.response_text, submitted_secrets(e.request_body))),
+    RunWideRule(
+        "no_internals", "No error answer reveals the server's internals (traceback, SQL, paths)", "A.11",
+        ("D10",), lambda e: e.status >= 400,
+        lambda e: internals_problems(e.status, _body_of(e), e.response_text or "")),
+    RunWideRule(
+        "no_open_cors", "No foreign web site may read answers with a person's credentials", "A.1", ("D16",),
+        lambda e: True, lambda e: cors_problems(e.request_headers or {}, _headers_of(e))),
+)
+RULES_BY_ID: dict[str, RunWideRule] = {rule.id: rule for rule in RULES}
+
+
+def judge(exchange: Exchange) -> list[tuple[RunWideRule, list[str]]]:
+    """Every rule that applies to this answer, with what it found wrong (empty list: the rule held)."""
     if exchange.status == 0:
         return []
-    headers = _headers_of(exchange)
-    problems = header_problems(headers, https=exchange.url.lower().startswith("https://"))
-    problems += version_leak_problems(headers)
-    if exchange.status >= 400:
-        problems += leak_problems(exchange.response_text or "")
-    problems += cors_problems(exchange.request_headers or {}, headers)
-    return problems
+    return [(rule, rule.check(exchange)) for rule in RULES if rule.applies(exchange)]
+
+
+def exchange_problems(exchange: Exchange) -> list[str]:
+    """Everything the run-wide rules find wrong with one answer (empty when clean)."""
+    return [problem for _, problems in judge(exchange) for problem in problems]
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """A finding names its request; a hostile 100 KB URL must not become a 100 KB message."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One answer that broke a run-wide rule."""
+    """One answer that broke a run-wide rule (redacted when rendered)."""
 
     where: str
     problems: tuple[str, ...]
+    rule: str = ""
+    defect: str | None = None
 
     def render(self) -> str:
         return redaction.redact_text(f"{self.where}: " + "; ".join(self.problems))
 
+    def as_example(self) -> dict[str, Any]:
+        method, _, rest = self.where.partition(" ")
+        url, _, status = rest.rpartition(" -> ")
+        return {"method": method, "url": url, "status": int(status) if status.isdigit() else status,
+                "problem": redaction.redact_text("; ".join(self.problems))}
+
+
+@dataclass
+class RuleTally:
+    """What the watch saw of one rule: answers it applied to, answers that broke it, a few examples."""
+
+    rule: RunWideRule
+    checked: int = 0
+    violations: int = 0
+    examples: list[Finding] = field(default_factory=list)
+    defects: Counter[str] = field(default_factory=Counter)
+    scenarios: list[str] = field(default_factory=list)
+
+    MAX_EXAMPLES = 3
+
+    @property
+    def defect(self) -> str | None:
+        """The defect most of the violations show (by where they were seen), or None."""
+        return self.defects.most_common(1)[0][0] if self.defects else None
+
 
 @dataclass
 class HygieneWatch:
-    """Collects findings from every answer of the process (thread-safe); drained by :func:`after_step`."""
+    """Checks every answer of the process against :data:`RULES` and tallies the outcome (thread-safe).
+
+    Answers are queued when they arrive and judged by :meth:`flush` (end of each step), never raising.
+    """
 
     checked: int = 0
+    hosts: frozenset[str] = frozenset()
+    tallies: dict[str, RuleTally] = field(default_factory=lambda: {r.id: RuleTally(r) for r in RULES})
     findings: list[Finding] = field(default_factory=list)
+    scenario: str = ""
+    exempt: bool = False
+    _pending: list[Exchange] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _subscribed: bool = False
 
     def __call__(self, exchange: Exchange) -> None:
-        if exchange.retried:  # a front 503 page that the client retried: the final answer is judged
-            return
-        problems = exchange_problems(exchange)
         with self._lock:
-            self.checked += 1
-            if problems:
-                where = f"{exchange.method} {_short(redaction.redact_url(exchange.url))} -> {exchange.status}"
-                self.findings.append(Finding(where, tuple(problems)))
+            self._pending.append(exchange)
+
+    def watches(self, exchange: Exchange) -> bool:
+        """False for answers the rules do not judge: retried front pages, hosts that are not Permiso."""
+        if exchange.retried or exchange.status == 0:
+            return False
+        return not self.hosts or (urlsplit(exchange.url).hostname or "").lower() in self.hosts
+
+    def flush(self) -> list[Finding]:
+        """Judge the answers queued since the last flush; returns the new findings (never raises)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            exempt, scenario = self.exempt, self.scenario
+        if exempt:
+            return []
+        new: list[Finding] = []
+        for exchange in pending:
+            if not self.watches(exchange):
+                continue
+            judged = judge(exchange)
+            where = f"{exchange.method} {_short(redaction.redact_url(exchange.url))} -> {exchange.status}"
+            with self._lock:
+                self.checked += 1
+                for rule, problems in judged:
+                    tally = self.tallies[rule.id]
+                    tally.checked += 1
+                    if not problems:
+                        continue
+                    defect = rule.defect(exchange)
+                    finding = Finding(where, tuple(problems), rule.id, defect)
+                    tally.violations += 1
+                    if defect:
+                        tally.defects[defect] += 1
+                    if len(tally.examples) < RuleTally.MAX_EXAMPLES:
+                        tally.examples.append(finding)
+                    if scenario and scenario not in tally.scenarios:
+                        tally.scenarios.append(scenario)
+                    new.append(finding)
+        with self._lock:
+            self.findings.extend(new)
+        return new
+
+    def scenario_started(self, title: str, *, exempt: bool = False) -> None:
+        """Judge what is queued under the previous scenario, then attribute new answers to ``title``."""
+        self.flush()
+        with self._lock:
+            self.scenario, self.exempt = title, exempt
 
     def subscribe(self) -> None:
         """Subscribe to every client's answers (idempotent)."""
@@ -163,23 +336,45 @@ class HygieneWatch:
         ExchangeLog.unsubscribe_all(self)
 
     def drain(self) -> list[Finding]:
-        """The findings collected since the last drain (and forget them)."""
+        """The findings since the last drain (judging what is queued first), and forget them."""
+        self.flush()
         with self._lock:
             taken, self.findings = self.findings, []
         return taken
+
+    def broken(self) -> list[RuleTally]:
+        return [t for t in self.tallies.values() if t.violations]
+
+    def reset(self) -> None:
+        """Forget every tally (a new behave run in the same process, e.g. a behavex worker)."""
+        with self._lock:
+            self._pending.clear()
+            self.findings.clear()
+            self.checked = 0
+            self.tallies = {r.id: RuleTally(r) for r in RULES}
+            self.scenario, self.exempt = "", False
+
+    def rule_records(self) -> list[dict[str, Any]]:
+        """One plain record per rule (held or broken), for the summary (support.reporting.RuleRecord)."""
+        self.flush()
+        with self._lock:
+            return [{"id": t.rule.id, "rule": t.rule.text, "clause": t.rule.clause, "tag": t.rule.tag,
+                     "defect": t.defect, "defects": list(t.rule.defects), "severity": t.rule.severity,
+                     "checked": t.checked, "violations": t.violations,
+                     "examples": [f.as_example() for f in t.examples], "scenarios": list(t.scenarios)}
+                    for t in self.tallies.values()]
 
 
 #: the run's one watch; subscribed when a security step module is imported or :func:`install` runs
 WATCH = HygieneWatch()
 
 
-def findings_message(findings: Sequence[Finding], limit: int = 8) -> str:
-    """One readable (redacted) message for a list of findings."""
-    lines = [f"  - {f.render()}" for f in findings[:limit]]
+def findings_message(findings: list[Finding], limit: int = 8) -> str:
+    """One readable (redacted) text for a list of findings (for diagnostics; the watch never fails)."""
+    lines = [f"  - [{f.rule}] {f.render()}" for f in findings[:limit]]
     if len(findings) > limit:
         lines.append(f"  ... and {len(findings) - limit} more")
-    return ("answers seen during this step break the run-wide security hygiene rules (A.1 headers, "
-            "no version, no internals in error bodies, no open CORS):\n" + "\n".join(lines))
+    return "answers that break run-wide rules (reported once in the sign-off summary):\n" + "\n".join(lines)
 
 
 def _scenario_tags(context: Any) -> set[str]:
@@ -187,34 +382,24 @@ def _scenario_tags(context: Any) -> set[str]:
     return set(getattr(scenario, "effective_tags", ()) or ())
 
 
-def _scan_enabled(context: Any) -> bool:
-    settings = getattr(context, "settings", None)
-    return bool(getattr(settings, "security_scan_enabled", True))
+def scenario_started(context: Any, scenario: Any) -> None:
+    """behave ``before_scenario``: attribute the answers that follow to this scenario."""
+    title = f"{getattr(getattr(scenario, 'feature', None), 'name', '')} › {getattr(scenario, 'name', '')}"
+    tags = set(getattr(scenario, "effective_tags", ()) or ())
+    WATCH.scenario_started(title, exempt=EXEMPT_TAG in tags)
 
 
 def after_step(context: Any, step: Any) -> None:
-    """behave ``after_step`` hook: fail the step during which a bad answer was seen.
-
-    Raises AssertionError (behave marks the step failed, Allure and JUnit show the message). Findings
-    of a scenario tagged ``@hygiene.unchecked`` are dropped; with ``SECURITY_SCAN_ENABLED=false`` they
-    are only printed.
-    """
-    findings = WATCH.drain()
-    if not findings or EXEMPT_TAG in _scenario_tags(context):
-        return
-    message = findings_message(findings)
-    if not _scan_enabled(context):
-        print(f"(SECURITY_SCAN_ENABLED=false, not failing) {message}")
-        return
-    status = getattr(getattr(step, "status", None), "name", "")
-    if status in {"failed", "error", "hook_error"}:
-        print(message)  # the step failed already; keep its own message first
-        return
-    raise AssertionError(message)
+    """behave ``after_step`` hook: judge the answers of the step. Never raises: a broken run-wide rule
+    is reported once for the run (sign-off summary, Allure, JUnit), never as this step's failure."""
+    try:
+        WATCH.flush()
+    except Exception as exc:  # a bug of the watch must not fail a scenario either
+        print(f"run-wide watch: could not judge answers ({type(exc).__name__})")
 
 
 def verify_scenario(context: Any, scenario: Any = None) -> None:
-    """Alternative to :func:`after_step` for an ``after_scenario`` hook: raise on pending findings."""
+    """For an ``after_scenario`` hook: judge what is pending (never raises)."""
     after_step(context, None)
 
 
@@ -248,12 +433,29 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
+def target_hosts(settings: Any, target: Any = None) -> frozenset[str]:
+    """The host names of the target (API and plain-HTTP port): the watch judges only their answers."""
+    urls = [getattr(settings, "permiso_base_url", None), getattr(settings, "permiso_http_url", None),
+            getattr(target, "base_url", None), getattr(target, "http_url", None)]
+    hosts = set()
+    for url in urls:
+        if isinstance(url, str) and url:
+            host = urlsplit(url).hostname
+            if host:
+                hosts.add(host.lower())
+    return frozenset(hosts)
+
+
 def install(context: Any) -> None:
-    """before_all (after the capabilities are probed): subscribe the hygiene watch and add the
-    ``auth_rate_limit`` capability to ``context.capabilities``."""
+    """before_all (after the capabilities are probed): subscribe the run-wide watch to the target's
+    answers and add the ``auth_rate_limit`` capability to ``context.capabilities``."""
     WATCH.subscribe()
+    settings = getattr(context, "settings", None)
+    target = getattr(context, "target", None)
+    if settings is not None:
+        WATCH.hosts = target_hosts(settings, target)
     capabilities = getattr(context, "capabilities", None)
-    if isinstance(capabilities, dict) and getattr(context, "target", None) is not None:
+    if isinstance(capabilities, dict) and target is not None:
         capabilities[AUTH_RATE_LIMIT] = rate_limit_reason(context.settings, context.target, capabilities)
 
 
@@ -320,20 +522,18 @@ class OversizedBody:
 
 def is_client_refusal(*allowed: int) -> Matcher[Any]:
     """OWASP API8 / A.11: hostile input is refused as the caller's fault (4xx, or one of ``allowed``),
-    never a server error (5xx), and the refusal reveals no traceback, SQL or file path."""
+    never a server error (5xx). What the refusal reveals is its own rule (:func:`reveals_nothing_internal`)."""
 
     def check(item: Any) -> list[str]:
         status = getattr(item, "status", 0)
-        problems = []
         if status >= 500 or status == 0:
-            problems.append(f"status was {status}: a server error, expected a client error (4xx)")
-        elif not (400 <= status < 500) and status not in allowed:
-            problems.append(f"status was {status}, expected a client error (4xx)")
-        problems += leak_problems(getattr(item, "text", "") or "")
-        return problems
+            return [f"status was {status}: a server error, expected a client error (4xx)"]
+        if not (400 <= status < 500) and status not in allowed:
+            return [f"status was {status}, expected a client error (4xx)"]
+        return []
 
     extra = f" (or {', '.join(map(str, allowed))})" if allowed else ""
-    return _Rule(f"a client-error refusal (4xx{extra}), never 5xx, revealing nothing internal", check)
+    return _Rule(f"a client-error refusal (4xx{extra}), never 5xx", check)
 
 
 def finds_nobody_or_refuses() -> Matcher[Any]:
@@ -343,7 +543,7 @@ def finds_nobody_or_refuses() -> Matcher[Any]:
     def check(item: Any) -> list[str]:
         status = getattr(item, "status", 0)
         if 400 <= status < 500:
-            return leak_problems(getattr(item, "text", "") or "")
+            return []
         if status != 200:
             return [f"status was {status}, expected 200 with no match or a 4xx refusal"]
         body = getattr(item, "body", None)
@@ -377,30 +577,15 @@ def refuses_foreign_origin() -> Matcher[Any]:
 
 
 def reveals_nothing_internal() -> Matcher[Any]:
-    """A.11 / D10: the body has no traceback, exception text, SQL or file path, and a 5xx is the
-    contract's generic ``internal_server_error``."""
+    """A.11 / D10: an error answer has no traceback, exception text, SQL or file path, and no field such
+    as ``traceback``. (That a 500 is exactly ``internal_server_error`` is the error-shape rule.)"""
 
     def check(item: Any) -> list[str]:
-        problems = leak_problems(getattr(item, "text", "") or "")
         status = getattr(item, "status", 0)
-        body = getattr(item, "body", None)
-        if status >= 500 and not (isinstance(body, Mapping) and body.get("error") == "internal_server_error"
-                                  and set(body) <= {"error", "error_description"}):
-            problems.append("a server error that is not the contract's plain internal_server_error")
-        return problems
+        return internals_problems(status if status >= 400 else 400, getattr(item, "body", None),
+                                  getattr(item, "text", "") or "")
 
-    return _Rule("an error answer revealing nothing of the server's internals", check)
-
-
-def does_not_echo(*values: str) -> Matcher[Any]:
-    """D10: the answer does not echo any of the submitted values (passwords above all)."""
-
-    def check(item: Any) -> list[str]:
-        text = getattr(item, "text", "") or ""
-        echoed = sum(1 for v in values if v and v in text)
-        return [f"the answer echoes {echoed} submitted value(s)"] if echoed else []
-
-    return _Rule("an answer that echoes nothing that was submitted", check)
+    return _Rule("an answer revealing nothing of the server's internals", check)
 
 
 # ---------------------------------------------------------------------------------------- one-time tokens
@@ -423,9 +608,11 @@ def confirm_with_made_up_token(client: PermisoClient, purpose: str, email: str) 
 
 
 def refused_as_invalid_token(*submitted: str) -> Matcher[Any]:
-    """A.6/A.11 (D11 answers 500): a bad or expired one-time token is refused 400 with the named
-    error ``invalid_token`` and a description, revealing nothing internal and echoing nothing submitted."""
-    return all_of(is_named_error("invalid_token", 400), reveals_nothing_internal(), does_not_echo(*submitted))
+    """A.6/A.11 (D11 answers 500): a bad or expired one-time token is refused 400 with the named error
+    ``invalid_token``. ``submitted`` is accepted for old callers: echo and internals are run-wide rules
+    with their own scenarios (:func:`does_not_echo`, :func:`reveals_nothing_internal`)."""
+    del submitted
+    return is_named_error("invalid_token", 400)
 
 
 # ---------------------------------------------------------------------------------------- tokens

@@ -1,23 +1,60 @@
 @security
 Feature: Every answer is hardened, and error answers reveal nothing of the server
-  Browsers and proxies handle Permiso's answers, so every answer - success, refusal, error or
-  redirect - carries the contract's security headers (and HSTS over HTTPS), and none names the server
-  software or its version. An error answer tells the caller what was wrong with the request, never how
-  the server is built: no traceback, exception text, SQL or file path, and never the submitted values
-  (a password in an error body ends up in logs). Foreign web sites may not read answers with a
-  person's credentials.
+  Browsers, proxies and OAuth clients handle Permiso's answers, so a few rules hold for every answer,
+  whatever question provoked it:
+  - a refusal of a missing or bad token says how to authenticate (the challenge of the WWW-Authenticate
+    header names the Bearer scheme), and a refusal for asking too often says when to retry;
+  - a token answer is never kept in a cache on the way;
+  - every answer - success, refusal, error or redirect - carries the security headers (and HSTS over
+    HTTPS) and names no server software or version;
+  - an error answer has the contract's error shape and tells the caller what was wrong with the
+    request, never how the server is built (no traceback, exception text, SQL or file path), and never
+    gives back the submitted values (a password in an error body ends up in logs);
+  - foreign web sites may not read answers with a person's credentials.
 
-  These rules are also checked on every answer the whole run sees, whichever feature provoked it:
-  a scenario that receives a bad answer fails at the step that received it.
+  Each rule is stated by the scenarios below, which fail when it is broken. The whole run also watches
+  every answer it receives against these rules and reports each broken rule once, with examples, in
+  the sign-off summary - it never fails a scenario about something else.
 
-  Sources: contract A.1 and A.11, OWASP API8:2023 (security misconfiguration), ASVS 5.0 V3/V16.
-  Part C defects: D10 (tracebacks, echoed values), D16 (CORS), F1 (headers dropped on HTTPS).
+  Sources: the contract's layout, auth and error sections; RFC 6749 (5.1, 5.2), RFC 6750 (3),
+  RFC 9110 (Retry-After), OWASP API8:2023 (security misconfiguration), ASVS 5.0 V3/V16.
 
-  @critical
-  Scenario Outline: <answer> carries the security headers and names no server software
+  @critical @contract.A2 @contract.A11 @allure.issue:D9
+  Scenario Outline: Every refusal of a missing or bad token says how to authenticate: <refusal>
+    Given Dana has an account
+    When someone is refused for <refusal>
+    Then the refusal says how to authenticate
+    And Dana can still sign in with her password
+
+    Examples:
+      | refusal                                  |
+      | asking who is signed in without a token  |
+      | presenting a token that is garbage       |
+      | presenting a token signed with another key |
+      | signing in as Dana with a wrong password |
+      | refreshing with a token never issued     |
+
+  @contract.A11 @allure.issue:D9
+  Scenario: A rate-limited registration says when to retry
+    When newcomers register from the same address until the hourly limit answers
+    Then the limit's refusal says when to retry
+
+  @critical @contract.A3 @allure.issue:D28
+  Scenario Outline: Token answers are never cached: <grant>
+    Given Dana has signed in
+    When a token answer comes back for <grant>
+    Then the token answer may not be cached
+
+    Examples:
+      | grant                          |
+      | Dana's sign-in                 |
+      | Dana's refresh                 |
+      | the suite's service client     |
+
+  @critical @contract.A1
+  Scenario Outline: <answer> carries the security headers
     When someone receives <answer>
     Then the answer carries the contract's security headers, HSTS included
-    And the answer names no server software or version
 
     Examples:
       | answer                                  |
@@ -30,13 +67,43 @@ Feature: Every answer is hardened, and error answers reveal nothing of the serve
       | an answer for an unknown address        |
       | an answer for a wrong method            |
       | a validation error                      |
+
+    @allure.issue:F1
+    Examples: refused by the front
+      | answer                                  |
       | a refusal of an oversized body          |
 
-  @critical
+  @contract.A1
+  Scenario Outline: <answer> names no server software or version
+    When someone receives <answer>
+    Then the answer names no server software or version
+
+    Examples:
+      | answer                                  |
+      | a health report                         |
+      | a token answer                          |
+      | a refusal for a missing token           |
+      | an answer for an unknown address        |
+
+  @contract.A11
+  Scenario Outline: An error answer has the contract's error shape: <answer>
+    When someone receives <answer>
+    Then the answer has the contract's error shape
+
+    Examples:
+      | answer                                  |
+      | a refusal for a missing token           |
+      | a refusal for a missing permission      |
+      | an answer for an unknown address        |
+      | a validation error                      |
+      | a refusal of a taken username           |
+      | an answer for an unknown account        |
+
+  @critical @contract.A11 @allure.issue:D10
   Scenario Outline: A provoked error reveals nothing of the server's internals: <provocation>
     Given Dana has an account
     When Mallory provokes an error with <provocation>
-    Then the answer is a client error that reveals nothing of the server's internals
+    Then the answer reveals nothing of the server's internals
     And Dana can still sign in with her password
 
     Examples:
@@ -48,24 +115,26 @@ Feature: Every answer is hardened, and error answers reveal nothing of the serve
       | a user id that is not a UUID             |
       | a page number far too large              |
 
-  @critical
-  Scenario: A password refused by validation is not echoed back
-    Given Dana has an account
-    When Mallory signs in as Dana with a password far longer than any password may be
-    Then the request is refused as a validation error that echoes nothing that was sent
-    And Dana can still sign in with her password
-
+  @critical @contract.A11 @allure.issue:D10
   Scenario: A new account's password refused by the policy is not echoed back
     When the administrator creates an account whose password breaks the policy
-    Then the request is refused as a validation error that echoes nothing that was sent
+    Then the refusal gives back nothing that was sent
 
-  @critical
+  @contract.A11 @allure.issue:D10
+  Scenario: A password change refused by the policy echoes neither password
+    Given Dana has signed in
+    When Dana changes her password to one that breaks the policy
+    Then the refusal gives back nothing that was sent
+    And Dana can still sign in with her password
+
+  @critical @allure.issue:D16
   Scenario: A foreign web site cannot read a person's data with her credentials
     Given Dana has signed in
     When a page of a foreign web site asks for Dana's account with her access token
     Then the answer does not let the foreign web site read it
     And Dana's access token is accepted
 
+  @allure.issue:D16
   Scenario: A foreign web site's preflight request is not approved
     Given Dana has signed in
     When a page of a foreign web site asks permission to call the API with credentials

@@ -1,47 +1,135 @@
-"""Security headers, error hygiene, CORS and the TLS front's handling of credentials sent in clear.
+"""The rules every answer keeps: Bearer challenge, Retry-After, no-store, security headers, no server
+software, the error shape, no internals, no echo, no open CORS; and the TLS front's handling of
+credentials sent in clear.
 
-Contract parts: A.1 (the five security headers on every answer, HSTS on HTTPS), A.11 (error shapes;
-no traceback, SQL, paths or submitted values in error bodies), Part B (plain HTTP only redirects, to
-the same path over HTTPS). Part C: D10, D16, F1.
+Contract parts: A.1 (the five security headers on every answer, HSTS on HTTPS), A.2 and A.11 (401 with
+a Bearer challenge, 429 with Retry-After, error shapes; no traceback, SQL, paths or submitted values in
+error bodies), A.3 (token answers carry Cache-Control: no-store), Part B (plain HTTP only redirects, to
+the same path over HTTPS). Part C: D9, D10, D16, D28, D32, F1.
 
-Importing this module subscribes the run-wide hygiene watch (`support.security_checks.WATCH`) to every
-client's answers; the `after_step` hook (`security_checks.after_step`) fails the step that saw a bad one.
+One rule per scenario: each Then below checks ONE of these rules with its single-rule matcher. The same
+rules are watched on every answer of the run (`support.security_checks.WATCH`), which only reports.
+Importing this module subscribes that watch to every client's answers.
 """
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
 from behave import register_type, then, when
-from hamcrest import all_of, assert_that
+from hamcrest import assert_that
 
-from support import flows, security_checks
+from support import admin_flows, flows, jwt_forge, security_checks
+from support.actors import anonymous, service_actor
 from support.client import PermisoClient
-from support.matchers import has_security_headers, has_status
+from support.identities import require
+from support.matchers import (
+    does_not_echo,
+    has_a11_error_shape,
+    has_bearer_challenge,
+    has_no_store,
+    has_retry_after,
+    has_security_headers,
+    has_status,
+)
 from support.run import ensure_admin
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 security_checks.WATCH.subscribe()
 
 
-
-
 ANSWERS = ("a health report", "a token answer", "a newly created account", "an answer without content",
            "a refusal for a missing token", "a refusal for a missing permission",
            "an answer for an unknown address", "an answer for a wrong method", "a validation error",
-           "a refusal of an oversized body")
+           "a refusal of an oversized body", "a refusal of a taken username", "an answer for an unknown account")
 PROVOCATIONS = ("a null byte in the username at sign-in", "an over-long username at sign-in",
                 "a body that is not JSON", "a JSON body of the wrong shape", "a user id that is not a UUID",
                 "a page number far too large")
 PLAIN_REQUESTS = ("her sign-in", "her refresh token", "a question who is signed in, with her token",
                   "an introspection of her token", "a sign-out, with her token")
+REFUSALS = ("asking who is signed in without a token", "presenting a token that is garbage",
+            "presenting a token signed with another key", "signing in as Dana with a wrong password",
+            "refreshing with a token never issued")
+GRANTS = ("Dana's sign-in", "Dana's refresh", "the suite's service client")
 
 register_type(Answer=flows.choice_of(*ANSWERS), Provocation=flows.choice_of(*PROVOCATIONS),
-              PlainRequest=flows.choice_of(*PLAIN_REQUESTS))
+              PlainRequest=flows.choice_of(*PLAIN_REQUESTS), Refusal=flows.choice_of(*REFUSALS),
+              Grant=flows.choice_of(*GRANTS))
 
 
+# ---------------------------------------------------------------------------------------- Bearer challenge
+@when("someone is refused for {refusal:Refusal}")
+def when_someone_is_refused(context: Any, refusal: str) -> None:
+    mallory = flows.attacker(context).client
+    dana = flows.person(context, "Dana")
+    if refusal == "asking who is signed in without a token":
+        answer = mallory.request("GET", "/users/me", token=None)
+    elif refusal == "presenting a token that is garbage":
+        answer = mallory.request("GET", "/users/me", token="this-is-not-a-token")
+    elif refusal == "presenting a token signed with another key":
+        genuine = require(dana.client.sign_in(dana.identity.username, dana.identity.password), 200,
+                          what="a genuine token of Dana's to forge")
+        answer = mallory.request("GET", "/users/me", token=jwt_forge.wrong_key(str(genuine.body["access_token"])))
+    elif refusal == "signing in as Dana with a wrong password":
+        answer = mallory.sign_in(dana.identity.username, flows.wrong_password(dana.identity.password))
+    else:
+        genuine = require(dana.client.sign_in(dana.identity.username, dana.identity.password), 200,
+                          what="a genuine refresh token of Dana's to forge")
+        answer = mallory.refresh(jwt_forge.wrong_key(str(genuine.body["refresh_token"])))
+    context.response = answer
+    # The rule is about refusals: an answer that is not a 401 leaves nothing to judge (and says so).
+    assert_that(answer, has_status(401))
+
+
+@then("the refusal says how to authenticate")
+def then_refusal_says_how_to_authenticate(context: Any) -> None:
+    assert_that(context.response, has_bearer_challenge())
+
+
+# ---------------------------------------------------------------------------------------- Retry-After
+@when("newcomers register from the same address until the hourly limit answers")
+def when_newcomers_register_until_hourly_limit(context: Any) -> None:
+    newcomer = anonymous(context, "a newcomer").client
+    run = admin_flows.register_until_limited(
+        lambda body: newcomer.register(**body),
+        lambda: admin_flows.user_body(context),
+        lambda answer: admin_flows.track_created(context, "user", answer))
+    context.registrations = run
+    context.response = run.refusal
+
+
+@then("the limit's refusal says when to retry")
+def then_limit_refusal_says_when_to_retry(context: Any) -> None:
+    run: admin_flows.RegistrationRun = context.registrations
+    assert run.refusal is not None and run.refusal.status == 429, \
+        f"no registration met the hourly limit, so there is no refusal to judge: {run.summary()}"
+    assert_that(run.refusal, has_retry_after())
+
+
+# ---------------------------------------------------------------------------------------- no-store
+@when("a token answer comes back for {grant:Grant}")
+def when_token_answer_comes_back(context: Any, grant: str) -> None:
+    if grant == "the suite's service client":
+        answer = service_actor(context, "Ledger service", may_use_configured=True).sign_in()
+    else:
+        dana = flows.person(context, "Dana")
+        if grant == "Dana's sign-in":
+            answer = dana.sign_in()
+        else:
+            answer = dana.client.refresh(flows.notebook(context).old_refresh(dana.name))
+    context.response = answer
+    assert_that(answer, has_status(200))
+
+
+@then("the token answer may not be cached")
+def then_token_answer_not_cached(context: Any) -> None:
+    assert_that(context.response, has_no_store())
+
+
+# ---------------------------------------------------------------------------------------- headers
 def _oversized(client: PermisoClient, path: str) -> Any:
     return client.request("POST", path, data=security_checks.OversizedBody(),
                           headers={"Content-Type": "application/json"})
@@ -71,6 +159,11 @@ def _receive(context: Any, answer: str) -> Any:
         return visitor.request("DELETE", "/health", api=False, token=None)
     if answer == "a validation error":
         return visitor.request("POST", "/auth/token", data={"username": "x"}, token=None)
+    if answer == "a refusal of a taken username":
+        taken = context.identities.user("Taken")
+        return admin.create_user(**admin_flows.user_body(context, username=taken.username))
+    if answer == "an answer for an unknown account":
+        return admin.get_user(str(uuid.uuid4()))
     return _oversized(admin, "/users/")
 
 
@@ -102,6 +195,11 @@ def then_answer_names_no_software(context: Any) -> None:
     assert_that(context.response, security_checks.has_no_version_leak())
 
 
+@then("the answer has the contract's error shape")
+def then_answer_has_error_shape(context: Any) -> None:
+    assert_that(context.response, has_a11_error_shape())
+
+
 # ---------------------------------------------------------------------------------------- error hygiene
 @when("Mallory provokes an error with {provocation:Provocation}")
 def when_mallory_provokes_error(context: Any, provocation: str) -> None:
@@ -122,29 +220,35 @@ def when_mallory_provokes_error(context: Any, provocation: str) -> None:
         context.response = admin.list_users(page=10**30)
 
 
-@then("the answer is a client error that reveals nothing of the server's internals")
-def then_client_error_revealing_nothing(context: Any) -> None:
-    assert_that(context.response, all_of(security_checks.is_client_refusal(),
-                                         security_checks.reveals_nothing_internal()))
-
-
-@when("Mallory signs in as {who:Who} with a password far longer than any password may be")
-def when_mallory_signs_in_with_long_password(context: Any, who: str) -> None:
-    someone = flows.person(context, who)
-    password = "Aa1!" + secrets.token_hex(8) + "x" * 1100
-    context.sent_values = [password, password[:40]]
-    context.response = flows.attacker(context).client.sign_in(someone.identity.username, password)
+@then("the answer reveals nothing of the server's internals")
+def then_answer_reveals_nothing_internal(context: Any) -> None:
+    assert_that(context.response, security_checks.reveals_nothing_internal())
 
 
 @when("the administrator creates an account whose password breaks the policy")
 def when_administrator_creates_account_with_weak_password(context: Any) -> None:
     weak = "onlylowercase" + secrets.token_hex(4)
-    name = f"pa_{context.settings.permiso_run_id}_weak{secrets.token_hex(3)}"
+    body = admin_flows.user_body(context, password=weak)
     context.sent_values = [weak]
-    context.response = ensure_admin(context).create_user(username=name, email=f"{name}@example.com",
-                                                         password=weak)
-    if context.response.status == 201 and isinstance(context.response.body, dict):
-        context.identities.track_user(context.response.body["id"], name)
+    context.response = ensure_admin(context).create_user(**body)
+    admin_flows.track_created(context, "user", context.response)
+
+
+@when("{who:Who} changes {their:Their} password to one that breaks the policy")
+def when_person_changes_password_to_weak_one(context: Any, who: str, their: str) -> None:
+    someone = flows.person(context, who)
+    me = require(someone.client.me(), 200, what=f"{someone.name}'s own account id")
+    weak = "onlylowercase" + secrets.token_hex(4)
+    context.sent_values = [someone.identity.password, weak]
+    context.response = someone.client.change_password(str(me.body["id"]), someone.identity.password, weak)
+
+
+@then("the refusal gives back nothing that was sent")
+def then_refusal_gives_back_nothing(context: Any) -> None:
+    answer = context.response
+    assert 400 <= answer.status < 500, \
+        f"the password breaking the policy was not refused (status {answer.status}): no refusal to judge"
+    assert_that(answer, does_not_echo(*getattr(context, "sent_values", [])))
 
 
 # ---------------------------------------------------------------------------------------- CORS

@@ -1,4 +1,8 @@
-"""Matchers: each rule accepts a conforming answer, refuses a broken one, and never prints a secret."""
+"""Matchers: each rule accepts a conforming answer, refuses a broken one, and never prints a secret.
+
+One rule per matcher: the composite matchers (OAuth error, http_error, named error, validation error,
+token answer) pass on their own rule alone; the cross-cutting rules (Bearer challenge, Retry-After,
+no-store, error shape, no echo, no internals, headers) are caught by their single-rule matchers."""
 
 from __future__ import annotations
 
@@ -15,9 +19,13 @@ from requests.structures import CaseInsensitiveDict
 
 from support.client import ApiResponse, Exchange
 from support.matchers import (
+    does_not_echo,
+    has_a11_error_shape,
     has_bearer_challenge,
     has_json_fields,
     has_no_leak,
+    has_no_store,
+    has_retry_after,
     has_security_headers,
     has_status,
     is_bearer_refusal,
@@ -30,6 +38,7 @@ from support.matchers import (
     is_uuid,
     is_validation_error,
     responds_within,
+    submitted_secrets,
 )
 
 SECURITY = {
@@ -79,17 +88,36 @@ def test_has_status_shows_redacted_body() -> None:
     assert "POST https://permiso.example.com/api/v1/auth/token" in text
 
 
-def test_oauth_error() -> None:
+def test_oauth_error_judges_status_and_error_code_only() -> None:
     good = answer(401, oauth("invalid_grant", 401), {"WWW-Authenticate": "Bearer"})
     assert_that(good, is_oauth_error("invalid_grant", 401))
-    assert "WWW-Authenticate" in mismatch(is_oauth_error("invalid_grant"),
-                                          answer(401, oauth("invalid_grant", 401)))
+    # the challenge is its own rule: its absence does not fail the OAuth error (D9 is reported run-wide)
+    assert_that(answer(401, oauth("invalid_grant", 401)), is_oauth_error("invalid_grant", 401))
     assert "error was 'invalid_client'" in mismatch(
-        is_oauth_error("invalid_grant"),
-        answer(401, oauth("invalid_client", 401), {"WWW-Authenticate": "Bearer"}))
+        is_oauth_error("invalid_grant"), answer(401, oauth("invalid_client", 401), {"WWW-Authenticate": "Bearer"}))
+    assert "status was 400, expected 401" in mismatch(is_oauth_error("invalid_grant", 401),
+                                                      answer(400, oauth("invalid_grant", 400)))
+    assert "expected a refusal (4xx)" in mismatch(is_oauth_error("invalid_grant"), answer(200, {}))
+
+
+def test_oauth_error_ignores_the_extensions_error_code_and_status_code() -> None:
+    """A.3 / D.3: error_code carries an internal reason ("invalid_token") and is not asserted."""
+    refresh_refusal = {"error": "invalid_grant", "error_description": "Refresh token not found or expired",
+                       "error_code": "invalid_token", "status_code": 401, "details": {}}
+    assert_that(answer(401, refresh_refusal, {"WWW-Authenticate": "Bearer"}), is_oauth_error("invalid_grant", 401))
     wrong_status_code = {**oauth("account_locked", 423), "status_code": 500}
-    assert "status_code" in mismatch(is_oauth_error("account_locked", 423),
-                                     answer(423, wrong_status_code, {"WWW-Authenticate": "Bearer"}))
+    assert_that(answer(423, wrong_status_code), is_oauth_error("account_locked", 423))
+    no_extras = {"error": "invalid_grant", "error_description": "x"}
+    assert_that(answer(401, no_extras), is_oauth_error("invalid_grant", 401))
+
+
+def test_composite_matchers_pass_on_status_when_the_body_lacks_the_shape() -> None:
+    """D.4: a 409 {"detail": ...} has the right status; the shape rule reports it run-wide, not here."""
+    fastapi = answer(409, {"detail": "Username already exists"})
+    assert_that(fastapi, is_named_error("conflict", 409))
+    assert_that(answer(400, {"detail": "Current password is incorrect"}), is_http_error(400))
+    assert_that(answer(401, "<html>no</html>"), is_bearer_refusal())
+    assert "status was 500" in mismatch(is_named_error("conflict", 409), answer(500, {"detail": "x"}))
 
 
 def test_bearer_refusal_and_challenge() -> None:
@@ -99,41 +127,89 @@ def test_bearer_refusal_and_challenge() -> None:
     assert_that(refusal, is_bearer_refusal(contains_string("expired")))
     assert_that(refusal, has_bearer_challenge())
     no_challenge = answer(401, {"error": "http_error", "error_description": "Token expired"})
-    assert "no WWW-Authenticate" in mismatch(is_bearer_refusal(), no_challenge)
-    assert_that(no_challenge, not_(has_bearer_challenge()))
+    assert_that(no_challenge, is_bearer_refusal())  # the refusal's own rule holds
+    assert "no WWW-Authenticate" in mismatch(has_bearer_challenge(), no_challenge)
     assert "status was 200" in mismatch(is_bearer_refusal(), answer(200, {"id": "x"}))
-    assert_that(answer(401, {}, {"WWW-Authenticate": "Basic realm=x"}), not_(has_bearer_challenge()))
+    basic = answer(401, {}, {"WWW-Authenticate": "Basic realm=x"})
+    assert "expected the scheme Bearer" in mismatch(has_bearer_challenge(), basic)
 
 
 def test_http_and_named_errors() -> None:
     denied = answer(403, {"error": "http_error", "error_description": "Access denied"})
     assert_that(denied, is_http_error(403, "Access denied"))
     assert_that(denied, not_(is_http_error(403, "Nope")))
-    assert "Retry-After" in mismatch(is_http_error(429),
-                                     answer(429, {"error": "http_error", "error_description": "slow"}))
+    limited = answer(429, {"error": "http_error", "error_description": "slow"})
+    assert_that(limited, is_http_error(429))  # Retry-After is its own rule
+    assert "no Retry-After" in mismatch(has_retry_after(), limited)
+    assert_that(answer(429, {}, {"Retry-After": "120"}), has_retry_after())
+    assert_that(answer(429, {}, {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}), has_retry_after())
+    assert "expected a number of seconds" in mismatch(has_retry_after(), answer(429, {}, {"Retry-After": "soon"}))
     conflict = answer(409, {"error": "conflict", "error_description": "Username taken"})
     assert_that(conflict, is_named_error("conflict", 409))
     assert_that(conflict, not_(is_named_error("not_found", 404)))
-    assert "error_description" in mismatch(is_named_error("conflict", 409),
-                                           answer(409, {"error": "conflict", "error_description": ""}))
+    empty = answer(409, {"error": "conflict", "error_description": ""})
+    assert_that(empty, is_named_error("conflict", 409))  # the description is the shape rule's
+    assert "error_description" in mismatch(has_a11_error_shape(), empty)
 
 
-def test_validation_error_never_echoes() -> None:
+def test_validation_error_judges_status_and_code_echo_is_its_own_rule() -> None:
     body = {"error": "validation_error", "error_description": "Request validation failed",
             "details": [{"type": "string_too_short", "loc": ["body", "password"], "msg": "too short"}]}
-    assert_that(answer(422, body), is_validation_error("Sh0rt!"))
-    echoed = {**body, "details": [{**body["details"][0], "input": "Sh0rt!"}]}
-    text = mismatch(is_validation_error("Sh0rt!"), answer(422, echoed))
-    assert "echoes 1 submitted value" in text and "input" in text
+    assert_that(answer(422, body), is_validation_error("Sh0rt!x"))
+    echoed = {**body, "details": [{**body["details"][0], "input": "Sh0rt!x"}]}
+    assert_that(answer(422, echoed), is_validation_error("Sh0rt!x"))
+    text = mismatch(does_not_echo("Sh0rt!x"), answer(422, echoed))
+    assert "echoes 1 submitted value" in text and "input" in text and "Sh0rt!x" not in text
     assert "status was 400" in mismatch(is_validation_error(), answer(400, body))
+    assert_that(answer(422, {"detail": [{"type": "missing", "loc": ["body"], "msg": "x"}]}), is_validation_error())
 
 
-def test_token_response() -> None:
+def test_does_not_echo_finds_the_request_secrets_by_itself() -> None:
+    body = {"error": "validation_error", "error_description": "Request validation failed",
+            "details": [{"type": "value_error", "loc": ["body", "new_password"], "msg": "weak"}]}
+    r = answer(422, {**body, "error_description": "weak password onlylowercase1a2b"})
+    r.exchange.request_body = {"current_password": "Current-Pa55!", "new_password": "onlylowercase1a2b"}
+    assert "echoes 1 submitted value" in mismatch(does_not_echo(), r)
+    ctx = answer(422, {**body, "details": [{**body["details"][0], "ctx": {"error": "x"}}]})
+    assert "ctx" in mismatch(does_not_echo(), ctx)
+    assert_that(answer(422, body), does_not_echo("onlylowercase1a2b"))
+    assert submitted_secrets("username=dana&password=Form-Pa55word") == ["Form-Pa55word"]
+    assert submitted_secrets('{"client_secret": "cs-123456", "name": "x"}') == ["cs-123456"]
+    assert submitted_secrets(None) == [] and submitted_secrets({"password": "abc"}) == []
+
+
+@pytest.mark.parametrize(("status", "body", "wrong"), [
+    (401, {"error": "http_error", "error_description": "Not authenticated"}, None),
+    (404, {"detail": "Not Found"}, None),
+    (405, {"detail": "Method Not Allowed"}, None),
+    (401, {"error": "invalid_grant", "error_description": "x", "error_code": "invalid_token", "status_code": 401,
+           "details": {}}, None),
+    (422, {"error": "validation_error", "error_description": "Request validation failed",
+           "details": [{"type": "missing", "loc": ["body", "x"], "msg": "Field required"}]}, None),
+    (409, {"detail": "Username already exists"}, "no error field"),
+    (404, {"detail": "User not found"}, "no error field"),
+    (400, {"error": "invalid_token", "error_description": ""}, "error_description"),
+    (500, {"error": "internal_error", "error_description": "An internal error occurred"}, "internal_server_error"),
+    (500, {"error": "internal_server_error", "error_description": "x", "traceback": "..."}, "beyond"),
+    (422, {"error": "validation_error", "error_description": "x", "details": [{"loc": ["body"]}]}, "type/loc/msg"),
+])
+def test_the_error_shape_rule(status: int, body: Any, wrong: str | None) -> None:
+    r = answer(status, body)
+    if wrong is None:
+        assert_that(r, has_a11_error_shape())
+    else:
+        assert wrong in mismatch(has_a11_error_shape(), r)
+    assert_that(answer(200, {"anything": 1}), has_a11_error_shape())
+
+
+def test_token_response_without_no_store_and_with_a_null_session_on_refresh() -> None:
     good = {"access_token": token(), "token_type": "Bearer", "expires_in": 900,
             "refresh_token": token(type="refresh"), "scope": "read:profile", "session_id": "s-1"}
     ok = answer(200, good, {"Cache-Control": "no-store"})
     assert_that(ok, is_token_response())
-    assert "no-store" in mismatch(is_token_response(), answer(200, good))
+    assert_that(answer(200, good), is_token_response())  # no-store is its own rule (D28)
+    assert "no-store" in mismatch(has_no_store(), answer(200, good))
+    assert_that(ok, has_no_store())
     bad = {**good, "token_type": "bearer", "expires_in": "900"}
     text = mismatch(is_token_response(), answer(200, bad, {"Cache-Control": "no-store"}))
     assert "token_type" in text and "expires_in" in text
@@ -143,6 +219,13 @@ def test_token_response() -> None:
     assert_that(answer(200, good, {"Cache-Control": "no-store"}), not_(is_token_response(refresh=False)))
     assert "expires_in" in mismatch(is_token_response(),
                                     answer(200, {**good, "expires_in": 0}, {"Cache-Control": "no-store"}))
+    # A.3: a refresh answer may carry session_id null; a sign-in promises one
+    refreshed = {**good, "session_id": None}
+    refresh_url = "https://permiso.example.com/api/v1/auth/refresh"
+    assert_that(answer(200, refreshed, url=refresh_url), is_token_response())
+    assert_that(answer(200, good, url=refresh_url), is_token_response())
+    assert "session_id is not a string" in mismatch(is_token_response(), answer(200, refreshed))
+    assert "session_id" in mismatch(is_token_response(session=True), answer(200, refreshed, url=refresh_url))
 
 
 def test_jwt_with_claims_decodes_without_verifying() -> None:
