@@ -14,6 +14,11 @@ be observable at all (e.g. an auth rate limit on the embedded server for `rate_l
 general mechanism, not a verdict: the sensitivity run passes them as `-D NAME=value` to the fault's runs
 and runs a clean control with the same settings, which must be green, before a failure counts as a catch.
 Names must be fields of :class:`support.settings.Settings` (case-insensitive), so a typo fails loudly.
+
+An entry with `acceptable = true` is an *acceptable variant* of the reference (a behaviour of the current
+release the contract allows, listed with kind `variant` by `permiso-reference faults`), not a fault: the
+sensitivity run runs its selection as a "must stay green" check (`tolerated` / `NOT TOLERATED`) and leaves
+it out of the `caught N/M faults` count.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ FEATURES_DIR = Path(__file__).resolve().parents[1] / "features"
 #: The map itself.
 DEFAULT_MAP_PATH = FEATURES_DIR / "fault_map.toml"
 
-_ENTRY_KEYS = {"paths", "full", "tags", "why", "settings"}
+_ENTRY_KEYS = {"paths", "full", "tags", "why", "settings", "acceptable"}
 
 
 class FaultMapError(ValueError):
@@ -46,6 +51,8 @@ class MapEntry:
     tags: str | None = None
     #: Suite settings (upper-case env names -> value) the target needs for this fault to be observable.
     settings: tuple[tuple[str, str], ...] = ()
+    #: An acceptable variant: the selection must stay green with it on (not a fault to catch).
+    acceptable: bool = False
 
     @property
     def full(self) -> bool:
@@ -86,6 +93,11 @@ class FaultMap:
     def unknown(self, faults: Iterable[str]) -> list[str]:
         """Map entries that name no fault of the reference (stale or misspelled)."""
         return sorted(set(self.entries) - set(faults))
+
+    def acceptable(self, fault: str) -> bool:
+        """True when the map calls this entry an acceptable variant (`acceptable = true`)."""
+        entry = self.entries.get(fault)
+        return entry is not None and entry.acceptable
 
     def settings(self, fault: str) -> tuple[tuple[str, str], ...]:
         """The settings (NAME, value) the fault's runs need, in map order; () when none or no entry."""
@@ -136,6 +148,9 @@ def _entry(fault: str, raw: Any) -> MapEntry:
     tags = raw.get("tags")
     if tags is not None and (not isinstance(tags, str) or not tags.strip()):
         raise FaultMapError(f"fault map entry {fault!r}: 'tags' must be a non-empty tag expression")
+    acceptable = raw.get("acceptable", False)
+    if acceptable is not False and acceptable is not True:
+        raise FaultMapError(f"fault map entry {fault!r}: 'acceptable' must be true or false")
     full, paths = raw.get("full", False), raw.get("paths")
     if full is not False and full is not True:
         raise FaultMapError(f"fault map entry {fault!r}: 'full' must be true or false")
@@ -148,7 +163,7 @@ def _entry(fault: str, raw: Any) -> MapEntry:
             if Path(p).is_absolute() or ".." in Path(p).parts:
                 raise FaultMapError(f"fault map entry {fault!r}: path {p!r} must be relative to features/")
     return MapEntry(fault, None if full else tuple(p.strip().rstrip("/") for p in paths), why.strip(),
-                    tags.strip() if tags else None, _entry_settings(fault, raw.get("settings")))
+                    tags.strip() if tags else None, _entry_settings(fault, raw.get("settings")), acceptable)
 
 
 def setting_names() -> frozenset[str]:

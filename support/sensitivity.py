@@ -18,7 +18,12 @@ fail, measured with the clean reference server all green:
    what turns the suite red.
 4. The table (fault, caught, failing scenarios, selection used) is printed, the same is written as JSON
    (and Markdown) under `reports/sensitivity/`, and the last line is `caught N/M faults`. The exit code is
-   0 only when every fault was caught.
+   0 only when every fault was caught and every acceptable variant tolerated.
+5. Acceptable variants (map entries with `acceptable = true`, kind `variant` in `permiso-reference faults`)
+   are behaviours of the current release the contract allows. They are run the same way but as "must stay
+   green" checks: `tolerated` when every selected scenario passes, `NOT TOLERATED` when one fails (the suite
+   asserts more than the contract promises). They are not faults: the `caught N/M faults` count leaves
+   them out, and a line `tolerated K/V acceptable variants` comes just before it.
 
 Every behave run works in a temporary directory (its cwd), so nothing is written into the repository's
 `allure-results/`, `reports/junit/` or sign-off summary, and no `.env` of the checkout is read: the
@@ -139,6 +144,13 @@ class FaultResult:
     verdict: str = "pending"
     #: Settings the fault's runs (and their clean control) used, from the fault map.
     settings: dict[str, str] = field(default_factory=dict)
+    #: An acceptable variant: verdict "tolerated" / "not tolerated" / "error" instead of caught/escaped.
+    acceptable: bool = False
+
+    @property
+    def tolerated(self) -> bool:
+        """An acceptable variant with which every selected scenario stayed green."""
+        return self.acceptable and self.verdict == "tolerated"
 
 
 @dataclass
@@ -154,17 +166,36 @@ class Report:
     baseline_green: bool = True
 
     @property
+    def faults(self) -> list[FaultResult]:
+        """The results of faults (acceptable variants left out)."""
+        return [r for r in self.results if not r.acceptable]
+
+    @property
+    def variants(self) -> list[FaultResult]:
+        """The results of acceptable variants ("must stay green" checks)."""
+        return [r for r in self.results if r.acceptable]
+
+    @property
     def caught(self) -> int:
-        return sum(1 for r in self.results if r.caught)
+        return sum(1 for r in self.faults if r.caught)
 
     @property
     def total(self) -> int:
-        return len(self.results)
+        return len(self.faults)
+
+    @property
+    def tolerated(self) -> int:
+        return sum(1 for r in self.variants if r.tolerated)
 
     @property
     def escaped(self) -> list[FaultResult]:
-        """Faults not caught (escaped or errored)."""
-        return [r for r in self.results if not r.caught]
+        """Faults not caught (escaped or errored); variants are never in here."""
+        return [r for r in self.faults if not r.caught]
+
+    @property
+    def not_tolerated(self) -> list[FaultResult]:
+        """Acceptable variants that turned a scenario red (or whose runs ended badly)."""
+        return [r for r in self.variants if not r.tolerated]
 
 
 # ------------------------------------------------------------------------------ running behave
@@ -179,15 +210,38 @@ def reference_faults(python: str = sys.executable) -> dict[str, str]:
     return parse_fault_list(proc.stdout)
 
 
+#: The kinds `permiso-reference faults` shows between name and description.
+KINDS = ("fault", "variant")
+
+
+def _fault_line(line: str) -> tuple[str, str, str]:
+    """(name, kind, description) of one `name  [kind  ]description` line; kind "fault" when not shown."""
+    name, _, rest = line.strip().partition(" ")
+    rest = rest.strip()
+    first, _, remainder = rest.partition(" ")
+    if first in KINDS and remainder.startswith(" "):  # the kind column is followed by 2+ spaces
+        return name, first, remainder.strip()
+    return name, "fault", rest
+
+
 def parse_fault_list(text: str) -> dict[str, str]:
-    """Parse `permiso-reference faults` output: one `name  description` per line."""
-    faults: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        name, _, description = line.strip().partition(" ")
-        faults[name] = description.strip()
-    return faults
+    """Parse `permiso-reference faults` output: one `name  [kind  ]description` per line -> descriptions."""
+    return {name: description for name, _, description in
+            (_fault_line(line) for line in text.splitlines() if line.strip())}
+
+
+def parse_fault_kinds(text: str) -> dict[str, str]:
+    """Parse `permiso-reference faults` output -> name: kind ("fault" or "variant")."""
+    return {name: kind for name, kind, _ in (_fault_line(line) for line in text.splitlines() if line.strip())}
+
+
+def reference_kinds(python: str = sys.executable) -> dict[str, str]:
+    """The kind of each of the reference's behaviours, from `permiso-reference faults`."""
+    argv = [python, "-c", "import sys; from permiso_reference.cli import main; sys.exit(main())", "faults"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"`permiso-reference faults` failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
+    return parse_fault_kinds(proc.stdout)
 
 
 def behave_argv(request: RunRequest, python: str = sys.executable) -> list[str]:
@@ -474,6 +528,7 @@ def run_sensitivity(
     features_dir: Path = FEATURES_DIR,
     timeout_s: float = DEFAULT_RUN_TIMEOUT_S,
     progress: Callable[[str], None] = lambda line: None,
+    acceptable: Iterable[str] = (),
 ) -> Report:
     """Baseline, then every fault (narrow first, the rest of the suite to confirm an escape).
 
@@ -481,7 +536,11 @@ def run_sensitivity(
     split into up to `jobs` shards of whole feature files, each its own behave run with its own server,
     so they use every core; a confirmation only runs the feature files its narrow run did not cover
     (those already passed with the fault on).
+
+    Acceptable variants (`acceptable`, plus every map entry with `acceptable = true`) run their selection
+    once as a "must stay green" check: verdict "tolerated" or "not tolerated" (or "error"), no confirmation.
     """
+    variants = set(acceptable) | {f for f in faults if fault_map.acceptable(f)}
     started = time.monotonic()
     report = Report(datetime.now(UTC).isoformat(timespec="seconds"), jobs, list(tags), {})
     files = feature_files(features_dir)
@@ -572,7 +631,7 @@ def run_sensitivity(
         for fault in sorted(faults, key=lambda f: (not plans[f].is_full, f)):
             first_selection[fault] = plans[fault]
             results[fault] = FaultResult(fault, faults[fault], False, [], plans[fault].label, plans[fault].kind,
-                                         settings=dict(fault_map.settings(fault)))
+                                         settings=dict(fault_map.settings(fault)), acceptable=fault in variants)
             submit(fault, plans[fault])
             if fault_map.settings(fault):  # in parallel with the fault's run: the verdict needs both
                 request_control(fault, plans[fault], None)
@@ -603,6 +662,22 @@ def run_sensitivity(
                         result.note = reason
                         report_progress(fault, result, outcome)
                         return
+            if result.acceptable:
+                # A "must stay green" check: any failing scenario means the suite refuses an allowed answer.
+                result.caught = False
+                result.selection, result.selection_kind = selection.label, selection.kind
+                result.failing = list(outcome.failed)
+                if outcome.red:
+                    result.verdict = "not tolerated"
+                    result.note = outcome.problem or ""
+                elif outcome.problem:
+                    result.verdict, result.note = "error", outcome.problem
+                else:
+                    result.verdict = "tolerated"
+                    if outcome.nothing_selected:
+                        result.note = "the selection picked no scenario"
+                report_progress(fault, result, outcome)
+                return
             if outcome.red:
                 result.caught, result.verdict = True, "caught"
                 result.failing = list(outcome.failed)
@@ -686,7 +761,16 @@ def failing_cell(failing: Sequence[str], shown: int = TABLE_SCENARIOS, width: in
 
 
 def _caught_cell(result: FaultResult) -> str:
+    if result.acceptable:
+        return {"tolerated": "tolerated", "not tolerated": "NOT TOLERATED"}.get(result.verdict, "ERROR")
     return "yes" if result.caught else ("ERROR" if result.verdict == "error" else "NO")
+
+
+def variants_line(report: Report) -> str | None:
+    """`tolerated K/V acceptable variants`, or None when no variant ran."""
+    if not report.variants:
+        return None
+    return f"tolerated {report.tolerated}/{len(report.variants)} acceptable variants"
 
 
 def selection_cell(result: FaultResult) -> str:
@@ -717,7 +801,10 @@ def render_markdown(report: Report) -> str:
     for r in report.results:
         cell = failing_cell(r.failing, width=80).replace("|", "\\|")
         lines.append(f"| `{r.fault}` | {_caught_cell(r)} | {cell} | {selection_cell(r).replace('|', '/')} |")
-    lines += ["", f"{summary_line(report)} (wall time {report.seconds:.0f} s, {report.jobs} jobs)"]
+    lines.append("")
+    if variants_line(report):
+        lines.append(f"{variants_line(report)} (must stay green; not counted as faults)  ")
+    lines += [f"{summary_line(report)} (wall time {report.seconds:.0f} s, {report.jobs} jobs)"]
     return "\n".join(lines) + "\n"
 
 
@@ -735,6 +822,9 @@ def report_json(report: Report) -> dict[str, Any]:
         "summary": summary_line(report),
         "escaped": [r.fault for r in report.results if r.verdict == "escaped"],
         "errors": [r.fault for r in report.results if r.verdict == "error"],
+        "variants": len(report.variants),
+        "tolerated": report.tolerated,
+        "not_tolerated": [r.fault for r in report.not_tolerated],
         "faults": [asdict(r) for r in report.results],
     }
 
@@ -777,12 +867,15 @@ def _pick_faults(requested: str, available: dict[str, str]) -> dict[str, str]:
     return {n: available[n] for n in names}
 
 
-def _print_plan(faults: Iterable[str], fault_map: FaultMap, tags: Sequence[str]) -> None:
+def _print_plan(faults: Iterable[str], fault_map: FaultMap, tags: Sequence[str],
+                variants: Iterable[str] = ()) -> None:
+    must_stay_green = set(variants)
     for fault in faults:
         sel = fault_map.selection(fault, extra_tags=tags)
         dropped = f"  (not there yet: {', '.join(sel.dropped)})" if sel.dropped else ""
         reason = f" ({sel.reason})" if sel.is_full and sel.reason else ""
-        print(f"{fault:<32} {sel.label}{reason}{dropped}")
+        kind = " [acceptable variant: must stay green]" if fault in must_stay_green else ""
+        print(f"{fault:<32} {sel.label}{reason}{dropped}{kind}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -791,6 +884,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         fault_map = load_fault_map(args.map)
         available = reference_faults()
+        kinds = reference_kinds()
         faults = _pick_faults(args.faults, available)
     except (FaultMapError, ValueError, RuntimeError, OSError) as exc:
         print(f"permiso-acceptance sensitivity: {exc}", file=sys.stderr)
@@ -800,8 +894,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if undecided:
         print(f"note: no decision in {args.map.name} for {', '.join(undecided)}: the full suite runs for them",
               file=sys.stderr)
+    variants = {f for f in faults if kinds.get(f) == "variant" or fault_map.acceptable(f)}
+    unmarked = sorted(f for f in variants if not fault_map.acceptable(f))
+    if unmarked:
+        print(f"note: {', '.join(unmarked)} {'is a variant' if len(unmarked) == 1 else 'are variants'} of the "
+              f"reference without `acceptable = true` in {args.map.name}: run as must-stay-green checks",
+              file=sys.stderr)
     if args.plan:
-        _print_plan(faults, fault_map, tags)
+        _print_plan(faults, fault_map, tags, variants)
         return 0
 
     def progress(line: str) -> None:
@@ -813,7 +913,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         features = snapshot_features(FEATURES_DIR, workroot)
         report = run_sensitivity(
             faults, fault_map, jobs=args.jobs, tags=tags, workroot=workroot, timeout_s=args.timeout,
-            features_dir=features, progress=progress,
+            features_dir=features, progress=progress, acceptable=variants,
         )
     json_path = args.json or (DEFAULT_REPORT_DIR / "sensitivity.json")
     if not report.baseline_green:
@@ -835,11 +935,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wall time: {report.seconds:.1f} s with {args.jobs} parallel jobs; report: {json_path}")
     if keep_dir:
         print(f"behave outputs kept in {keep_dir}")
-    escaped = [r.fault for r in report.results if r.verdict == "escaped"]
-    errors = [r.fault for r in report.results if r.verdict == "error"]
+    escaped = [r.fault for r in report.faults if r.verdict == "escaped"]
+    errors = [r.fault for r in report.faults if r.verdict == "error"]
     if escaped:
         print("escaped: " + ", ".join(escaped))
     if errors:
         print("errors (runs ended without a failing scenario, counted as not caught): " + ", ".join(errors))
+    if report.not_tolerated:
+        print("NOT TOLERATED (acceptable variants the suite fails on): "
+              + ", ".join(f"{r.fault} ({r.verdict})" for r in report.not_tolerated))
+    if variants_line(report):
+        print(variants_line(report))
     print(summary_line(report))
-    return 0 if not report.escaped else 1
+    return 0 if not report.escaped and not report.not_tolerated else 1
