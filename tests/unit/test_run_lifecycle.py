@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -62,3 +65,55 @@ def test_sweep_runs_what_an_interrupted_scenario_left_newest_first_and_survives_
 def test_missing_capability_gives_the_reason(tags: list[str], expected: str | None) -> None:
     context = SimpleNamespace(run_state=SimpleNamespace(capabilities={"docker": "no engine", "signing_key": None}))
     assert missing_capability(context, tags) == expected
+
+
+# -- one rule per scenario: the run-wide watch reports, the end of the run publishes ------------------
+def _bad_exchange() -> Any:
+    from datetime import UTC, datetime
+
+    from support.client import Exchange
+    from support.matchers import SECURITY_HEADERS
+
+    headers = {**SECURITY_HEADERS, "Strict-Transport-Security": "max-age=63072000", "Content-Type": "application/json"}
+    return Exchange("GET", "https://127.0.0.1:8443/api/v1/users/me", 401, {}, None, headers,
+                    '{"error": "http_error", "error_description": "x"}', 1.0, datetime.now(UTC))
+
+
+@pytest.fixture
+def fresh_watch(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from support import security_checks
+
+    watch = security_checks.HygieneWatch()
+    monkeypatch.setattr(security_checks, "WATCH", watch)
+    return watch
+
+
+def test_after_step_never_fails_a_step_for_a_run_wide_rule(fresh_watch: Any) -> None:
+    from support import run
+
+    fresh_watch(_bad_exchange())
+    context = SimpleNamespace(scenario=SimpleNamespace(effective_tags=[]),
+                              settings=SimpleNamespace(security_scan_enabled=True))
+    run.after_step(context, SimpleNamespace(status=SimpleNamespace(name="passed")))
+    assert fresh_watch.tallies["bearer_challenge"].violations == 1
+
+
+def test_the_end_of_the_run_publishes_rules_to_summary_allure_and_junit(
+        fresh_watch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from support import run
+    from support.reporting import RunSummary
+
+    monkeypatch.chdir(tmp_path)
+    fresh_watch(_bad_exchange())
+    summary = RunSummary()
+    summary.record("F", ["@auth"], "S", [], "passed", 0.1)
+    context = SimpleNamespace(_runner=SimpleNamespace(aborted=False, formatters=[]))
+    run.finish_summary(context, summary, SimpleNamespace(security_scan_enabled=True))
+    assert fresh_watch.tallies["bearer_challenge"].checked == 0, "the watch starts afresh after a run"
+    assert "1 run-wide rule broken" in summary.verdict
+    run.publish_summary(summary, allure_dir=tmp_path / "allure-results", junit_dir=tmp_path / "junit")
+    data = json.loads((tmp_path / "reports" / "signoff-summary.json").read_text())
+    assert data["causes"][0]["kind"] == "rule" and data["causes"][0]["defect"] == "D9"
+    assert len(list((tmp_path / "allure-results").glob("*-result.json"))) == len(data["rules"])
+    assert (tmp_path / "junit" / "TESTS-run_wide_rules.xml").exists()
+    assert (tmp_path / "reports" / "signoff-summary.md").read_text().splitlines()[4] == "## Causes"

@@ -1,0 +1,174 @@
+"""The sign-off summary names causes: Markdown opening with Causes, the JSON beside it, one Allure result
+and one JUnit testcase per run-wide rule, the behavex merge, all redacted. In-process, no behave run."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support import parallel
+from support.causes import FailureCause, PreconditionRefused
+from support.reporting import RuleRecord, RunSummary, merge_rules, write_rule_junit, write_rule_results
+
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkYW5hIn0.c2lnbmF0dXJlLXNpZw"
+REFUSED = PreconditionRefused("POST", "/api/v1/roles/", 422, "query.current_user missing")
+
+
+def rule(rid: str = "bearer_challenge", violations: int = 0, checked: int = 40, defect: str | None = None,
+         **extra: Any) -> RuleRecord:
+    examples = tuple({"method": "GET", "url": f"https://h/api/v1/users/me?access_token={TOKEN}", "status": 401,
+                      "problem": "no WWW-Authenticate header"} for _ in range(min(violations, 3)))
+    return RuleRecord(id=rid, rule=extra.pop("text", "Every 401 refusal says how to authenticate"),
+                      clause="A.2, A.11", tag="contract.A2", defect=defect, defects=("D9",), checked=checked,
+                      violations=violations, examples=examples, **extra)
+
+
+def failing_summary() -> RunSummary:
+    s = RunSummary()
+    s.record("Roles", ["@admin"], "An administrator creates a role", [], "failed", 0.1,
+             cause=FailureCause("precondition", REFUSED.signature, "D1", None, False, str(REFUSED)))
+    s.record("Roles", ["@admin"], "A role is renamed", [], "failed", 0.1,
+             cause=FailureCause("precondition", REFUSED.signature, "D1", None, False, str(REFUSED)))
+    s.record("Hygiene", ["@security"], "A refusal says how to authenticate", ["allure.issue:D9", "critical"],
+             "failed", 0.1, cause=FailureCause("scenario", "D9: 401s lose WWW-Authenticate", "D9"))
+    s.record("Login", ["@auth"], "Dana signs in", ["critical"], "failed", 0.1,
+             cause=FailureCause("scenario", "Login › Dana signs in", None, "Login › Dana signs in"))
+    s.record("Users", ["@admin"], "Listing users", [], "error", 0.1,
+             cause=FailureCause("scenario", "Users › Listing users", None, "Users › Listing users", True,
+                                "KeyError: 'users'"))
+    s.record("Login", ["@auth"], "Signing in works", ["critical"], "passed", 0.1)
+    s.record("Docker", ["@infrastructure"], "Containers", [], "skipped", 0.0, skip_reason="needs docker: none")
+    s.rules = [rule(violations=32, checked=300, defect="D9"), rule("no_store", text="Token answers are never cached")]
+    return s
+
+
+def test_markdown_opens_with_causes_sorted_by_how_many_they_affect() -> None:
+    page = failing_summary().render_markdown()
+    lines = page.splitlines()
+    assert lines[2].startswith("Verdict: NOT RELEASE-READY")
+    assert "1 run-wide rule broken" in lines[2]
+    assert lines[4] == "## Causes"
+    causes = page.split("## Causes")[1].split("\n## ")[0].strip().splitlines()
+    assert causes[0].startswith("- **rule** [D9] Every 401 refusal says how to authenticate: 32 of 300 answers")
+    assert "e.g. GET https://h/api/v1/users/me" in causes[0] and TOKEN not in page
+    assert causes[1] == ("- **precondition** [D1] could not prepare: POST /api/v1/roles/ answered 422 "
+                         "(query.current_user missing): 2 scenarios; first: Roles › An administrator creates a role")
+    assert any(c.startswith("- **scenario** [D9] D9: 401s lose") and "1 scenario; first: Hygiene" in c for c in causes)
+    assert "- **scenario** Login › Dana signs in: 1 scenario" in causes
+    assert any("Users › Listing users (error: KeyError: 'users')" in c for c in causes)
+    assert len(causes) == 5
+    assert "| Token answers are never cached |  | 40 | 0 | held |" in page
+    assert page.index("## Causes") < page.index("## Scenarios by domain")
+
+
+def test_a_clean_run_names_no_cause_and_lists_the_rules_as_held() -> None:
+    s = RunSummary()
+    s.record("Login", ["@auth"], "Signing in works", ["critical"], "passed", 0.1)
+    s.rules = [rule(), rule("no_store", text="Token answers are never cached")]
+    page = s.render_markdown()
+    assert page.splitlines()[2] == "Verdict: RELEASE-READY"
+    assert page.split("## Causes")[1].split("##")[0].strip() == "None."
+    data = s.to_json()
+    assert data["verdict"] == "RELEASE-READY" and data["causes"] == []
+    assert all(r["held"] and r["violations"] == 0 for r in data["rules"])
+
+
+def test_json_shape() -> None:
+    data = failing_summary().to_json()
+    assert set(data) >= {"verdict", "counts", "causes", "interrupted", "skipped", "rules"}
+    assert data["verdict"].startswith("NOT RELEASE-READY (")
+    assert data["counts"] | {} == {**data["counts"], "passed": 1, "failed": 4, "errors": 1, "skipped": 1,
+                                   "untested": 0, "total": 7}
+    assert data["interrupted"] is False
+    assert data["skipped"] == [{"scenario": "Docker › Containers", "reason": "needs docker: none"}]
+    kinds = {c["kind"] for c in data["causes"]}
+    assert kinds == {"rule", "precondition", "scenario"}
+    for cause in data["causes"]:
+        assert cause["rule"] or cause["defect"], cause
+        assert set(cause) >= {"cause", "defect", "rule", "kind", "scenarios"}
+    precondition = next(c for c in data["causes"] if c["kind"] == "precondition")
+    assert precondition["defect"] == "D1" and len(precondition["scenarios"]) == 2
+    untagged = next(c for c in data["causes"] if c["cause"] == "Login › Dana signs in")
+    assert untagged["rule"] == "Login › Dana signs in" and untagged["defect"] is None
+    broken = next(c for c in data["causes"] if c["kind"] == "rule")
+    assert broken["violations"] == 32 and broken["checked"] == 300 and broken["defect"] == "D9"
+    assert {"rule", "defect", "checked", "violations", "examples"} <= set(data["rules"][0])
+    assert TOKEN not in json.dumps(data)
+
+
+def test_write_puts_the_json_beside_the_markdown(tmp_path: Path) -> None:
+    md = failing_summary().write(tmp_path / "reports" / "signoff-summary.md")
+    data = json.loads(md.with_suffix(".json").read_text(encoding="utf-8"))
+    assert data["counts"]["total"] == 7
+
+
+def test_scan_disabled_lists_rules_but_keeps_them_out_of_the_verdict() -> None:
+    s = RunSummary(scan_enabled=False)
+    s.record("Login", ["@auth"], "Signing in works", [], "passed", 0.1)
+    s.rules = [rule(violations=3, defect="D9")]
+    assert s.release_ready
+    page = s.render_markdown()
+    assert "not counted: SECURITY_SCAN_ENABLED=false" in page and "**BROKEN**" in page
+
+
+def test_interruption_is_recorded_and_refuses_release() -> None:
+    s = RunSummary(interrupted=True)
+    s.record("Login", ["@auth"], "Signing in works", [], "passed", 0.1)
+    assert "the run was interrupted" in s.verdict and s.to_json()["interrupted"] is True
+
+
+def test_one_allure_result_per_rule(tmp_path: Path) -> None:
+    rules = [rule(violations=5, defect="D9"), rule("no_store", text="Token answers are never cached")]
+    paths = write_rule_results(tmp_path, rules)
+    results = {r["name"]: r for r in (json.loads(p.read_text()) for p in paths)}
+    broken = results["Run-wide rule: Every 401 refusal says how to authenticate"]
+    held = results["Run-wide rule: Token answers are never cached"]
+    assert broken["status"] == "failed" and held["status"] == "passed"
+    assert broken["statusDetails"]["message"].startswith("5 of 40 answers broke it (defect D9)")
+    assert "no WWW-Authenticate header" in broken["statusDetails"]["message"]
+    labels = {(lb["name"], lb["value"]) for lb in broken["labels"]}
+    assert ("epic", "Run-wide rules") in labels and ("severity", "critical") in labels
+    assert ("cause", "Every 401 refusal says how to authenticate") in labels
+    assert broken["links"] == [{"type": "issue", "name": "D9", "url": "D9"}]
+    assert broken["historyId"] != held["historyId"]
+    assert all(p.name.endswith("-result.json") for p in paths)
+    assert not any(TOKEN in p.read_text() for p in paths)
+    skipped = json.loads(write_rule_results(tmp_path / "off", rules[:1], scan_enabled=False)[0].read_text())
+    assert skipped["status"] == "skipped"
+
+
+def test_one_junit_testcase_per_rule(tmp_path: Path) -> None:
+    path = write_rule_junit(tmp_path, [rule(violations=2, defect="D9"), rule("no_store", text="No cache")])
+    assert path.name == "TESTS-run_wide_rules.xml"
+    suite = ET.parse(path).getroot()
+    assert suite.get("tests") == "2" and suite.get("failures") == "1"
+    cases = suite.findall("testcase")
+    assert cases[0].find("failure") is not None and cases[1].find("failure") is None
+    assert "2 of 40 answers broke it" in (cases[0].find("failure").text or "")
+    assert TOKEN not in path.read_text()
+
+
+def test_rules_and_causes_survive_the_behavex_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    monkeypatch.setattr(parallel, "shared", lambda context: {"parts_dir": str(parts)})
+    one, two = failing_summary(), RunSummary()
+    two.record("Tokens", ["@tokens"], "Refresh", ["allure.issue:D28"], "failed", 0.1,
+               cause=FailureCause("scenario", "D28: token answers carry no Cache-Control: no-store", "D28"))
+    two.rules = [rule(violations=4, checked=10, defect="D9"), rule("no_store", text="Token answers are never cached")]
+    assert parallel.stash_summary(object(), one) and parallel.stash_summary(object(), two)
+    merged = parallel.merge_summaries(parts)
+    assert len(merged.records) == 8
+    bearer = next(r for r in merged.rules if r.id == "bearer_challenge")
+    assert (bearer.checked, bearer.violations, bearer.defect, len(bearer.examples)) == (310, 36, "D9", 3)
+    causes = {c["cause"] for c in merged.causes()}
+    assert "D28: token answers carry no Cache-Control: no-store" in causes and REFUSED.signature in causes
+
+
+def test_merge_rules_keeps_the_first_seen_order() -> None:
+    merged = merge_rules([rule("a"), rule("b"), rule("a", violations=1, defect="D9")])
+    assert [r.id for r in merged] == ["a", "b"] and merged[0].violations == 1 and merged[0].defect == "D9"

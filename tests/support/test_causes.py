@@ -1,0 +1,106 @@
+"""Cause attribution: every failed scenario is given ONE cause (support/causes.py).
+
+(a) a Given step's refused setup call (PreconditionRefused) -> kind ``precondition``, its signature and
+defect; (b) otherwise kind ``scenario``: the defect of the first ``@allure.issue`` tag, else the
+scenario's own title (its rule); scenarios ending in behave status *error* are listed with the error.
+The behave objects are stood in for by plain namespaces with the attributes behave 1.3.3 has.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from behave.model_core import Status
+
+from support.causes import (
+    DEFECTS,
+    PRECONDITION,
+    SCENARIO,
+    PreconditionRefused,
+    attribute_failure,
+    attribute_scenario,
+    failing_step,
+)
+
+
+def step(status: Status, exception: BaseException | None = None, name: str = "a step") -> Any:
+    message = None
+    if exception is not None:
+        message = f"Traceback (most recent call last):\n  ...\n{type(exception).__name__}: {exception}" \
+            if status is Status.error else str(exception)
+    return SimpleNamespace(keyword="Then", name=name, status=status, exception=exception, error_message=message)
+
+
+def scenario(status: Status, steps: list[Any], tags: tuple[str, ...] = (), name: str = "A rule holds") -> Any:
+    return SimpleNamespace(name=name, feature=SimpleNamespace(name="Feature"), status=status, all_steps=steps,
+                           effective_tags=list(tags), hook_failed=False)
+
+
+REFUSED = PreconditionRefused("POST", "/api/v1/roles/", 422, "query.current_user missing")
+
+
+def test_a_refused_precondition_is_its_own_cause_with_its_defect() -> None:
+    s = scenario(Status.failed, [step(Status.passed), step(Status.failed, REFUSED, "Given a role"),
+                                 step(Status.skipped)], tags=("allure.issue:D9",))
+    cause = attribute_scenario(s)
+    assert cause is not None and cause.kind == PRECONDITION
+    assert cause.cause == "could not prepare: POST /api/v1/roles/ answered 422 (query.current_user missing)"
+    assert cause.defect == "D1"  # from the refusal's wire signature, not the scenario's own tag
+    assert cause.message.startswith("could not prepare") and not cause.error
+
+
+def test_a_precondition_without_a_known_defect_names_the_call_as_its_rule() -> None:
+    refused = PreconditionRefused("POST", "/api/v1/users/pa_run_1_dana", 503, "busy")
+    cause = attribute_failure("F › S", [], Status.failed, [step(Status.failed, refused)])
+    assert cause is not None and cause.defect is None
+    assert cause.rule == "the target accepts the setup call POST /api/v1/users/{id}"
+    assert "/{id}" in cause.cause
+
+
+def test_a_failure_of_the_scenario_is_grouped_by_its_defect_tag() -> None:
+    s = scenario(Status.failed, [step(Status.failed, AssertionError("\nExpected: a challenge\n but: none"))],
+                 tags=("critical", "allure.issue:D9", "allure.issue:D10"))
+    cause = attribute_scenario(s)
+    assert cause is not None and cause.kind == SCENARIO and cause.defect == "D9"
+    assert cause.cause == f"D9: {DEFECTS['D9']}"
+    assert cause.message == "Expected: a challenge"
+
+
+def test_without_a_defect_tag_the_cause_is_the_scenarios_own_rule() -> None:
+    s = scenario(Status.failed, [step(Status.failed, AssertionError("no"))], name="Dana signs in")
+    cause = attribute_scenario(s)
+    assert cause is not None and cause.cause == "Feature › Dana signs in" and cause.rule == cause.cause
+    assert cause.defect is None
+
+
+def test_an_error_is_listed_with_the_exception() -> None:
+    s = scenario(Status.error, [step(Status.error, KeyError("users"))], tags=("allure.issue:D1",))
+    cause = attribute_scenario(s)
+    assert cause is not None and cause.error and cause.kind == SCENARIO
+    assert cause.message == "KeyError: 'users'"
+
+
+@pytest.mark.parametrize("status", [Status.passed, Status.skipped, Status.untested])
+def test_no_cause_for_a_scenario_that_did_not_fail(status: Status) -> None:
+    assert attribute_scenario(scenario(status, [step(Status.passed)])) is None
+
+
+def test_a_hook_error_without_a_failing_step_is_an_error_of_the_scenario() -> None:
+    s = scenario(Status.hook_error, [step(Status.untested)])
+    s.hook_failed = True
+    cause = attribute_scenario(s)
+    assert cause is not None and cause.error and cause.cause == "Feature › A rule holds"
+
+
+def test_the_failing_step_is_the_first_bad_one() -> None:
+    steps = [step(Status.passed), step(Status.undefined, name="undefined"), step(Status.failed)]
+    assert failing_step(steps).name == "undefined"
+    assert failing_step([step(Status.passed)]) is None
+
+
+def test_messages_are_redacted() -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    cause = attribute_failure("F › S", [], Status.failed, [step(Status.failed, AssertionError(f"got {token}"))])
+    assert cause is not None and token not in cause.message
