@@ -181,7 +181,7 @@ def _entry_settings(fault: str, raw: Any) -> tuple[tuple[str, str], ...]:
         raise FaultMapError(f"fault map entry {fault!r}: 'settings' must be a non-empty table like "
                             f"{{ NAME = \"value\" }}")
     known = setting_names()
-    reserved = {"permiso_reference_faults", "permiso_base_url", "permiso_http_url"}
+    reserved = {"permiso_reference_faults", "permiso_reference_profile", "permiso_base_url", "permiso_http_url"}
     result: list[tuple[str, str]] = []
     for name, value in raw.items():
         if str(name).strip().lower() not in known:

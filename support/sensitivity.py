@@ -260,6 +260,8 @@ def behave_argv(request: RunRequest, python: str = sys.executable) -> list[str]:
         # Always the embedded reference server, whatever the caller's environment points at.
         "-D", "PERMISO_BASE_URL=", "-D", "PERMISO_HTTP_URL=",
         "-D", f"PERMISO_REFERENCE_FAULTS={request.fault or ''}",
+        # The clean contract underneath every fault, whatever profile the caller's environment names.
+        "-D", "PERMISO_REFERENCE_PROFILE=contract",
     ]
     for name, value in request.settings:  # the map's settings for this fault (and its clean control)
         argv += ["-D", f"{name}={value}"]

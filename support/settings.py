@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     permiso_perf_samples: int = Field(20, ge=1, le=100_000)
     permiso_jwt_secret: SecretStr | None = None
     permiso_reference_faults: str = ""
+    # The embedded server's profile (`permiso-reference profiles`): "contract" (default) or e.g. "release-1.0",
+    # the current release as observed (contract Part D); PERMISO_REFERENCE_FAULTS adds to it.
+    permiso_reference_profile: str = "contract"
     # The embedded server gets an auth rate limit like the front's (e.g. 5 per second, burst 2x, 503 HTML
     # rejections), so the flood scenarios can run against it; None: it starts without a limiter.
     permiso_reference_auth_rate_limit: float | None = None
@@ -154,6 +157,14 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("has a port that is not a number from 0 to 65535") from None
         return text.rstrip("/")
+
+    @field_validator("permiso_reference_profile", mode="before")
+    @classmethod
+    def _blank_profile_is_contract(cls, value: Any) -> Any:
+        """`-D PERMISO_REFERENCE_PROFILE=` (empty) means the default profile, like leaving it unset."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return "contract"
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("permiso_reference_auth_rate_limit", mode="before")
     @classmethod

@@ -52,13 +52,16 @@ class Target:
     embedded: bool
     version: str | None = None
     environment: str | None = None
+    #: The embedded server's profile (`PERMISO_REFERENCE_PROFILE`); None for a real deployment.
+    profile: str | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
     def describe(self) -> str:
         kind = "embedded reference Permiso" if self.embedded else "configured deployment"
         version = f", Permiso {self.version}" if self.version else ""
-        return f"{kind} at {self.base_url}{version}"
+        profile = f", profile {self.profile}" if self.embedded and self.profile else ""
+        return f"{kind} at {self.base_url}{version}{profile}"
 
     def stop(self) -> None:
         """Stop the embedded server (no-op for a real deployment); safe to call twice."""
@@ -156,6 +159,8 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
     ]
     if settings.permiso_reference_faults:
         argv += ["--faults", settings.permiso_reference_faults]
+    # The profile (a named set of behaviours, e.g. release-1.0 = contract Part D) comes from settings too.
+    argv += [f"--profile={settings.permiso_reference_profile}"]
     if settings.permiso_reference_auth_rate_limit is not None:
         # Like the front's limiter (Part B), so the @needs.auth_rate_limit flood scenarios can run here.
         argv += ["--auth-rate-limit", repr(float(settings.permiso_reference_auth_rate_limit))]
@@ -168,7 +173,7 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
             "PERMISO_REFERENCE_USER_PASSWORD": settings.test_user_password.get_secret_value(),
             "PERMISO_REFERENCE_CLIENT_SECRET": settings.test_client_secret.get_secret_value(),
         },
-        drop=("PERMISO_REFERENCE_FAULTS",),
+        drop=("PERMISO_REFERENCE_FAULTS", "PERMISO_REFERENCE_PROFILE"),
     )
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -176,7 +181,8 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
             preexec_fn=_die_with_parent,
         )
     base_url = f"https://127.0.0.1:{port}"
-    target = Target(base_url, f"http://127.0.0.1:{http_port}", True, process=process, workdir=workdir)
+    target = Target(base_url, f"http://127.0.0.1:{http_port}", True, process=process, workdir=workdir,
+                    profile=settings.permiso_reference_profile)
     try:
         wait_until_healthy(target, timeout_s=EMBEDDED_START_TIMEOUT_S, log_path=log_path)
     except BaseException:
