@@ -21,14 +21,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from hamcrest import assert_that
 from hamcrest.core.base_matcher import BaseMatcher
 from hamcrest.core.description import Description
 from parse import with_pattern
 
 from support.actors import Actor, actor, anonymous
 from support.client import ApiResponse, PermisoClient
-from support.matchers import decode_claims, describe_response, has_status, is_oauth_error
+from support.identities import ProtectedAccountError, require
+from support.matchers import decode_claims, describe_response, is_oauth_error
 from support.redaction import redact_text
 from support.settings import Settings
 
@@ -127,10 +127,20 @@ def visitor(context: Any) -> Actor:
 def sign_in_and_remember(context: Any, who: str, scope: str | None = None) -> Actor:
     """Sign a person in (it must succeed: this is a Given) and note the tokens they now hold."""
     someone = person(context, who)
-    answer = someone.sign_in(scope)
-    assert_that(answer, has_status(200))
+    require(someone.sign_in(scope), 200, what=f"sign {someone.name} in")
     notebook(context).remember_sign_in(someone.name, someone.client)
     return someone
+
+
+def sign_out(context: Any, someone: Actor) -> ApiResponse:
+    """``POST /auth/logout`` for a throwaway person. A configured account is never signed out: on the
+    release a logout ends every session of the account, also sessions that are not the suite's
+    (contract D.3); a scenario that needs it signed out is wrong, and says so."""
+    identity = someone.identity
+    if getattr(identity, "configured", False):
+        raise ProtectedAccountError(f"refusing to sign out {someone.name}: a logout ends every session of a "
+                                    "configured account; revoke the suite's own token instead")
+    return someone.client.sign_out()
 
 
 def present_token(someone: Actor, token: str) -> ApiResponse:

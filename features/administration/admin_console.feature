@@ -1,4 +1,4 @@
-@admin
+@admin @allure.issue:D1
 Feature: The admin console tells an administrator how Permiso is doing
   The console shows dashboard statistics, the health of Permiso's components, security events (such
   as failed sign-ins), the audit trail of administrative changes and a usage report, and offers

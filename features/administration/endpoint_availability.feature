@@ -2,8 +2,9 @@
 Feature: Every documented endpoint answers
   Each endpoint the contract documents exists and works for the caller it is meant for: it answers
   neither "not found" nor with a server error. A person (Dana) calls the endpoints about her own
-  account and sessions, a visitor the public ones, the administrator the administrative ones; each
-  row acts on throwaway users, roles, scopes and clients made for it. Paths are relative to the API
+  account and sessions, a visitor the public ones, the administrator the administrative ones. A read
+  acts on what the deployment already has (a seeded role and scope, the configured service client);
+  a change or deletion acts on a throwaway made for the row. Paths are relative to the API
   base (/api/v1) except the service root. Add a row when the contract documents a new endpoint.
 
   Where the guide differs: the guide lists endpoints to be "available"; a 4xx answer to a request that
@@ -43,8 +44,12 @@ Feature: Every documented endpoint answers
       | PUT /users/{user_id}/password          | Dana              |
       | PUT /users/{user_id}/roles             | the administrator |
       | POST /users/password-reset/request     | a visitor         |
-      | POST /users/password-reset/confirm     | a visitor         |
       | POST /users/email-verification/request | a visitor         |
+
+    @allure.issue:D11
+    Examples: confirming one-time tokens
+      | endpoint                               | caller            |
+      | POST /users/password-reset/confirm     | a visitor         |
       | POST /users/email-verification/confirm | a visitor         |
 
     Examples: roles, scopes and permissions
@@ -54,17 +59,21 @@ Feature: Every documented endpoint answers
       | GET /roles/stats                      | the administrator |
       | GET /roles/defaults                   | the administrator |
       | GET /roles/{role_id}                  | the administrator |
-      | PUT /roles/{role_id}                  | the administrator |
-      | PUT /roles/{role_id}/scopes           | the administrator |
-      | DELETE /roles/{role_id}               | the administrator |
       | GET /roles/scopes/                    | the administrator |
       | POST /roles/scopes/                   | the administrator |
-      | GET /roles/scopes/{scope_id}          | the administrator |
-      | PUT /roles/scopes/{scope_id}          | the administrator |
-      | DELETE /roles/scopes/{scope_id}       | the administrator |
       | POST /roles/permissions/check         | the administrator |
       | POST /roles/permissions/check-bulk    | the administrator |
       | GET /roles/permissions/user/{user_id} | the administrator |
+
+    @allure.issue:D1
+    Examples: roles and scopes, changed on throwaways
+      | endpoint                              | caller            |
+      | PUT /roles/{role_id}                  | the administrator |
+      | PUT /roles/{role_id}/scopes           | the administrator |
+      | DELETE /roles/{role_id}               | the administrator |
+      | GET /roles/scopes/{scope_id}          | the administrator |
+      | PUT /roles/scopes/{scope_id}          | the administrator |
+      | DELETE /roles/scopes/{scope_id}       | the administrator |
 
     Examples: service clients
       | endpoint                                        | caller            |
@@ -73,12 +82,16 @@ Feature: Every documented endpoint answers
       | GET /service-clients/stats/overview             | the administrator |
       | GET /service-clients/health/check               | the administrator |
       | GET /service-clients/{client_id}                | the administrator |
+      | GET /service-clients/{client_id}/permissions    | the administrator |
+      | GET /service-clients/{client_id}/rate-limit     | the administrator |
+
+    @allure.issue:D1
+    Examples: service clients, changed on throwaways
+      | endpoint                                        | caller            |
       | PUT /service-clients/{client_id}                | the administrator |
       | DELETE /service-clients/{client_id}             | the administrator |
       | PUT /service-clients/{client_id}/scopes         | the administrator |
       | POST /service-clients/{client_id}/rotate-secret | the administrator |
-      | GET /service-clients/{client_id}/permissions    | the administrator |
-      | GET /service-clients/{client_id}/rate-limit     | the administrator |
       | POST /service-clients/{client_id}/webhook/test  | the administrator |
 
     Examples: sessions
@@ -87,8 +100,12 @@ Feature: Every documented endpoint answers
       | DELETE /sessions/                 | Dana              |
       | GET /sessions/stats               | the administrator |
       | POST /sessions/cleanup            | the administrator |
-      | POST /sessions/{session_id}/renew | Dana              |
       | DELETE /sessions/{session_id}     | Dana              |
+
+    @allure.issue:D2
+    Examples: renewing a session
+      | endpoint                          | caller            |
+      | POST /sessions/{session_id}/renew | Dana              |
 
     Examples: admin console
       | endpoint                        | caller            |

@@ -1,4 +1,4 @@
-@admin
+@admin @allure.issue:D1
 Feature: Roles carry scopes, and scopes decide what a person may do
   A role is a named set of scopes; a person holds roles; each sign-in gives a token carrying the
   scopes of the person's roles at that moment. So when an administrator gives or takes a role, the
@@ -47,6 +47,7 @@ Feature: Roles carry scopes, and scopes decide what a person may do
     Then each permission is answered as listed
     And the answer lists Dana's roles and scopes
 
+  @allure.issue:D13
   Scenario: Permiso names its default roles
     When the administrator asks for the default roles
     Then the default roles are "user", "admin", "trader" and "service"

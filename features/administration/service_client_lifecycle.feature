@@ -1,4 +1,4 @@
-@admin
+@admin @allure.issue:D1
 Feature: An administrator manages the life of a service client
   An administrator registers a service client with the scopes it needs. Its secret is shown exactly
   once, in the answer to the registration, and never again: not in the client's details, not in the

@@ -7,23 +7,27 @@ Feature: Sessions: each sign-in is a session the person can see, renew and end
   Where the contract's known defect D18 differs: sessions must name the person's user id, and ending
   a session must stop that session's tokens (decisions.md: sessions gate tokens).
 
+  @allure.issue:D18
   Scenario: A sign-in starts a session the person can see
     Given Dana has signed in
     When Dana lists her sessions
     Then Dana's current session is among them
     And the session names Dana's user id and when it expires
 
+  @allure.issue:D2
   Scenario: Renewing a session makes it last longer
     Given Dana has signed in
     When Dana renews her current session
     Then the session now expires later than before
 
+  @allure.issue:D18
   Scenario: Ending the session of a lost phone leaves the laptop signed in
     Given Dana has signed in on her laptop and on her phone
     When Dana ends her phone's session from her laptop
     Then the phone's old access token is refused with a Bearer challenge
     And the laptop's access token is still accepted
 
+  @allure.issue:D18
   Scenario: Ending all other sessions keeps the current one
     Given Dana has signed in on her laptop and on her phone
     When Dana ends all her other sessions from her laptop
@@ -36,11 +40,13 @@ Feature: Sessions: each sign-in is a session the person can see, renew and end
     Then the answer is that the session was not found
     And Dana's access token is accepted
 
+  @allure.issue:D1
   Scenario: The administrator reads the session statistics
     Given Dana has signed in
     When the administrator reads the session statistics
     Then the statistics count at least one active session and one person with a session
 
+  @allure.issue:D1
   Scenario: The administrator's cleanup removes ended sessions but not live ones
     Given Dana has signed in on her laptop and on her phone
     And Dana has ended her phone's session from her laptop

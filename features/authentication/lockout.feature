@@ -16,7 +16,7 @@ Feature: Locking an account after repeated wrong passwords
   learns nothing), and shows the lock to the correct password only (423 account_locked with
   locked_until). The guide's 10 attempts stay valid here as an upper bound.
 
-  @critical @destructive
+  @critical @destructive @allure.issue:D2
   Scenario: Reaching the threshold of wrong passwords locks the account
     Given Dana has an account
     When Mallory guesses Dana's password wrongly as often as the lockout threshold allows
@@ -44,7 +44,7 @@ Feature: Locking an account after repeated wrong passwords
     Then both attempts are refused as invalid_grant with a Bearer challenge
     And the two refusals cannot be told apart
 
-  @destructive
+  @destructive @allure.issue:D2
   Scenario: Locking one account leaves the other accounts alone
     Given Dana has an account
     And Erin has an account
@@ -52,7 +52,7 @@ Feature: Locking an account after repeated wrong passwords
     Then Dana's correct password is refused because the account is locked
     And Erin can still sign in with her password
 
-  @destructive @needs.short_lockout
+  @destructive @needs.short_lockout @allure.issue:D2
   Scenario: The account opens again when the lockout window has passed
     Given Dana has an account
     And Mallory has locked Dana's account by guessing wrong passwords
@@ -66,7 +66,7 @@ Feature: Locking an account after repeated wrong passwords
     And Mallory guesses Dana's password wrongly one time fewer than the lockout threshold
     Then Dana can still sign in with her password
 
-  @destructive
+  @destructive @allure.issue:D2
   Scenario: The deployment guide's ten wrong passwords are stopped
     Given Dana has an account
     When Mallory guesses Dana's password wrongly 10 times

@@ -15,7 +15,7 @@ Feature: Signing out
     Given Dana has signed in
     And Dana's access token is accepted
     When Dana signs out
-    Then Dana is told she was signed out of one session
+    Then Dana is told she was signed out
     And Dana's old access token is refused with a Bearer challenge
 
   @critical

@@ -37,5 +37,9 @@ Feature: Every kind of endpoint answers within its response-time budget
       | endpoint            | budget |
       | admin user list     | admin  |
       | user statistics     | admin  |
+
+    @needs.admin @allure.issue:D1
+    Examples: Administrator console endpoints
+      | endpoint            | budget |
       | admin dashboard     | admin  |
       | system health       | admin  |

@@ -28,6 +28,10 @@ Feature: People can only see and change their own account and sessions
     Examples: sessions
       | action | thing   |
       | end    | session |
+
+    @allure.issue:D2
+    Examples: renewing a session
+      | action | thing   |
       | renew  | session |
 
   @destructive

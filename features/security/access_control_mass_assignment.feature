@@ -8,6 +8,7 @@ Feature: A profile update cannot grant privileges
   Why: mass assignment (OWASP API3:2023, broken object property level authorization) is Permiso's
   known defect D15: a regular user could grant themselves roles and flip their own flags.
 
+  @allure.issue:D15
   Scenario Outline: Dana cannot give herself <privilege> through her profile
     Given Dana, a regular user whose email address is not yet verified, has signed in
     When Dana updates her own profile and slips in <privilege>

@@ -9,8 +9,11 @@ Feature: Only administrators reach the administrative functions
   when Permiso gains one.
 
   Why: broken function-level authorization is the most common way APIs are abused (OWASP API5:2023),
-  and Permiso's known defect D1 broke exactly these guards. Every call acts on throwaway users, roles,
-  scopes and clients created for the row, so the destructive rows never touch real data.
+  and Permiso's known defect D1 broke exactly these guards. The visitor, Dana and the service client
+  are sent to objects that do not exist: a guard must refuse them before looking anything up, and a
+  broken guard then changes nothing real. The administrator reads what the deployment already has
+  (the seeded roles and scopes, the configured service client) and changes or deletes only
+  throwaways made for the row; when the deployment refuses to make one, the row says so.
 
   Scenario Outline: Only an administrator may <function>
     When a visitor, Dana, a service client and the administrator each try to <function>
@@ -28,6 +31,7 @@ Feature: Only administrators reach the administrative functions
       | delete a user             | not signed in  |
       | set a user's roles        | not signed in  |
 
+    @allure.issue:D1
     Examples: roles, scopes and permissions
       | function                          | service client |
       | list the roles                    | not signed in  |
@@ -47,6 +51,7 @@ Feature: Only administrators reach the administrative functions
       | check several permissions at once | not allowed    |
       | read a user's permissions         | not allowed    |
 
+    @allure.issue:D1
     Examples: service clients
       | function                            | service client |
       | list the service clients            | not signed in  |
@@ -62,11 +67,13 @@ Feature: Only administrators reach the administrative functions
       | read a service client's rate limits | not signed in  |
       | test a service client's webhook     | not signed in  |
 
+    @allure.issue:D1
     Examples: sessions
       | function                    | service client |
       | read the session statistics | not allowed    |
       | clean up expired sessions   | not allowed    |
 
+    @allure.issue:D1
     Examples: admin console
       | function                    | service client |
       | open the dashboard          | not signed in  |

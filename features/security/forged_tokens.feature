@@ -57,8 +57,16 @@ Feature: Forged and misused tokens are refused
       | expired                 |
       | not yet valid           |
       | from another issuer     |
-      | of the refresh type     |
+
+    @allure.issue:D31
+    Examples: without an expiry
+      | defect                  |
       | without an expiry       |
+
+    @allure.issue:D5
+    Examples: of the refresh type
+      | defect                  |
+      | of the refresh type     |
 
   # The contract does not promise audience checks (A.4); RFC 8725 asks for them and today's Permiso
   # skips them (D6). A warning by tag (minor, never @critical): a release manager filters @rfc_strict.
@@ -70,7 +78,7 @@ Feature: Forged and misused tokens are refused
     Then the forged token is refused with a Bearer challenge
     And the same token signed with the server's key but otherwise unchanged is accepted
 
-  @critical
+  @critical @allure.issue:D5
   Scenario Outline: A refresh token is refused where an access token is needed: <use>
     Given Dana has signed in
     When Mallory presents Dana's refresh token to <use>

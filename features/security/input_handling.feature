@@ -30,9 +30,13 @@ Feature: Hostile input is refused and changes nothing
       | SQL comment                 |
       | SQL stacked query           |
       | NoSQL operator              |
-      | null byte                   |
       | right-to-left override      |
       | fullwidth letters           |
+
+    @allure.issue:D33
+    Examples: answered 500 by the release
+      | input                       |
+      | null byte                   |
       | over-long (300 characters)  |
       | huge (100 000 characters)   |
 
@@ -77,9 +81,13 @@ Feature: Hostile input is refused and changes nothing
       | SQL tautology               |
       | SQL union                   |
       | NoSQL regex                 |
-      | null byte                   |
       | template expression         |
       | huge (100 000 characters)   |
+
+    @allure.issue:D33
+    Examples: answered 500 by the release
+      | input                       |
+      | null byte                   |
 
   Scenario Outline: A hostile user id in the address is refused: <input>
     When the administrator looks up the user whose id is the <input>
@@ -103,6 +111,7 @@ Feature: Hostile input is refused and changes nothing
 
   # A.6: reset and verification tokens are only ever mailed, so a token Mallory presents is one she
   # made up (or an old one): it is refused as the caller's fault, and Dana's account is untouched.
+  @allure.issue:D11
   Scenario Outline: A forged or expired <purpose> token is refused as invalid_token
     When Mallory confirms a <purpose> for Dana with a made-up token
     Then the confirmation is refused as invalid_token, revealing nothing

@@ -32,6 +32,10 @@ Feature: Token endpoints, revocation and introspection behave like an OAuth serv
       | request                                          |
       | a sign-in as JSON instead of a form              |
       | a service-token request as JSON instead of a form |
+
+    @allure.issue:D33
+    Examples: a refresh sent as a form
+      | request                                          |
       | a refresh as a form instead of JSON              |
 
   @critical
@@ -48,14 +52,14 @@ Feature: Token endpoints, revocation and introspection behave like an OAuth serv
       | a refresh token that was never issued     | invalid_grant  |
       | an unknown service client                 | invalid_client |
 
-  @rfc_strict @minor
+  @rfc_strict @minor @allure.issue:D34
   Scenario: A grant type other than the password grant is refused as unsupported_grant_type
     Given Dana has an account
     When Dana signs in asking for the client_credentials grant type
     Then the token request is refused as unsupported_grant_type with status 400
     And Dana can still sign in with her password
 
-  @critical
+  @critical @allure.issue:D28
   Scenario Outline: A token answer must not be cached: <how>
     Given Dana has signed in
     When a token is obtained by <how>
@@ -67,7 +71,7 @@ Feature: Token endpoints, revocation and introspection behave like an OAuth serv
       | Dana refreshing her session      |
       | a service client of the suite    |
 
-  @critical
+  @critical @allure.issue:D8
   Scenario: A revoked token is reported inactive, a current one active
     Given Dana has signed in
     And Erin has signed in

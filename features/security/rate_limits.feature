@@ -27,7 +27,7 @@ Feature: Sign-in endpoints slow down a flood of attempts
       | the service-token endpoint  |
       | the refresh endpoint        |
 
-  @destructive
+  @destructive @allure.issue:D2
   Scenario: Guessing one account's password ends in a lock or a limit
     Given Dana has an account
     And Erin has an account

@@ -23,6 +23,7 @@ Feature: Credentials and tokens are never accepted over plain HTTP
       | an introspection of her token             |
       | a sign-out, with her token                |
 
+  @allure.issue:D32
   Scenario: The plain-HTTP redirect itself carries the security headers
     When a visitor opens the sign-in address over plain HTTP
     Then the answer carries the contract's security headers, without HSTS

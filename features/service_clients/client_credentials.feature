@@ -23,7 +23,7 @@ Feature: Service clients get tokens with their own credentials
     Then the service client receives a service token without a refresh token
     And the service token carries exactly the scopes "service:api" and "service:mt5"
 
-  @critical
+  @critical @allure.issue:D30
   Scenario: A wrong secret and an unknown client are refused identically
     Given a service client that owns the scope "service:api"
     When Mallory asks for a token as that service client with a wrong secret

@@ -53,6 +53,7 @@ def then_reports_healthy_or_degraded(context: Any) -> None:
 
 @then("the health names the database, the cache and the token service")
 def then_health_names_components(context: Any) -> None:
+    assert_that(context.response, admin_flows.has_parts("components"))
     components = context.response.body["components"]
     for name in ("database", "redis", "jwt_service"):
         assert name in components, f"no {name} component"
@@ -79,6 +80,7 @@ def then_audit_shows_creation(context: Any, who: str) -> None:
 
 @then("the dashboard counts at least one user and one active session")
 def then_dashboard_counts(context: Any) -> None:
+    assert_that(context.response, admin_flows.has_parts("users", "authentication"))
     body = context.response.body
     assert_that(body["users"], has_entries(total=greater_than_or_equal_to(1)))
     assert_that(body["authentication"], has_entries(active_sessions=greater_than_or_equal_to(1)))

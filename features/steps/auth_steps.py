@@ -18,13 +18,13 @@ from hamcrest import (
     assert_that,
     contains_inanyorder,
     equal_to,
+    greater_than_or_equal_to,
     has_entries,
     instance_of,
-    is_,
 )
 
 from support import flows
-from support.identities import Identity
+from support.identities import Identity, require
 from support.matchers import (
     has_status,
     is_bearer_refusal,
@@ -133,10 +133,12 @@ def then_sign_in_refused_disabled(context: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------- sign-out
-@then("{who:Who} is told {pronoun:Who} was signed out of one session")
+@then("{who:Who} is told {pronoun:Who} was signed out")
 def then_person_told_signed_out_of_one_session(context: Any, who: str, pronoun: str) -> None:
     assert_that(context.response, has_status(200))
-    assert_that(context.response.body, has_entries(message=instance_of(str), sessions_terminated=is_(1)))
+    # A.3: sessions_terminated is >= 1 for a signed-in caller; how it counts is not promised
+    assert_that(context.response.body, has_entries(message=instance_of(str),
+                                                   sessions_terminated=greater_than_or_equal_to(1)))
 
 
 @when("a visitor who is not signed in tries to sign out")
@@ -151,7 +153,7 @@ def then_visitor_refused_with_challenge(context: Any) -> None:
 
 @then("{who:Who} can still sign out")
 def then_person_can_still_sign_out(context: Any, who: str) -> None:
-    assert_that(flows.person(context, who).client.sign_out(), has_status(200))
+    assert_that(flows.sign_out(context, flows.person(context, who)), has_status(200))
 
 
 # ---------------------------------------------------------------------------------------- devices
@@ -164,7 +166,7 @@ def given_person_signed_in_on_two_devices(context: Any, who: str, their: str, fi
         client = flows.new_device(context.settings, context.log, context.target.base_url,
                                   f"{who}'s {device}")
         context.add_cleanup(client.close)
-        assert_that(client.sign_in(identity.username, identity.password), has_status(200))
+        require(client.sign_in(identity.username, identity.password), 200, what=f"sign {who} in on the {device}")
         book.devices[device] = client
         book.remember_sign_in(device, client)
     book.last_actor = who

@@ -16,6 +16,7 @@ from behave import given, register_type, then, when
 from hamcrest import assert_that
 
 from support import flows
+from support.identities import require
 from support.matchers import has_status, is_bearer_refusal, is_oauth_error
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
@@ -63,11 +64,25 @@ def then_persons_old_access_token_is_refused(context: Any, who: str) -> None:
 
 # ---------------------------------------------------------------------------------------- sign-out
 @when("{who:Who} signs out")
-@given("{who:Who} has signed out")
 def when_person_signs_out(context: Any, who: str) -> None:
     someone = flows.person(context, who)
     flows.notebook(context).remember_previous(someone.name, someone.client)
-    context.response = someone.client.sign_out()
+    context.response = flows.sign_out(context, someone)
+    assert_that(context.response, has_status(200))
+
+
+@given("{who:Who} has signed out")
+def given_person_has_signed_out(context: Any, who: str) -> None:
+    someone = flows.person(context, who)
+    flows.notebook(context).remember_previous(someone.name, someone.client)
+    context.response = require(flows.sign_out(context, someone), 200, what=f"sign {someone.name} out")
+
+
+@when("{who:Who} revokes {their:Their} own access token")
+def when_person_revokes_own_token(context: Any, who: str, their: str) -> None:
+    someone = flows.person(context, who)
+    flows.notebook(context).remember_previous(someone.name, someone.client)
+    context.response = someone.client.revoke_own_tokens()
     assert_that(context.response, has_status(200))
 
 

@@ -17,6 +17,7 @@ from hamcrest import assert_that
 
 from support import flows, jwt_forge, security_checks
 from support.actors import service_actor
+from support.identities import require
 from support.matchers import (
     has_status,
     is_bearer_refusal,
@@ -226,8 +227,9 @@ def when_mallory_asks_for_token(context: Any, credentials: str) -> None:
     elif credentials == "Dana's email address and a wrong password":
         context.response = mallory.sign_in(dana.identity.email, guess)
     elif credentials == "a refresh token that was never issued":
-        context.response = mallory.refresh(jwt_forge.wrong_key(dana.client.sign_in(
-            dana.identity.username, dana.identity.password).body["refresh_token"]))
+        genuine = require(dana.client.sign_in(dana.identity.username, dana.identity.password), 200,
+                          what="a genuine refresh token of Dana's to forge")
+        context.response = mallory.refresh(jwt_forge.wrong_key(str(genuine.body["refresh_token"])))
     else:
         context.response = mallory.service_sign_in(f"pa-{context.settings.permiso_run_id}-nobody", guess)
 
@@ -252,7 +254,7 @@ def then_token_request_refused_with_status(context: Any, code: str, status: int)
 @when("a token is obtained by {how:TokenGrant}")
 def when_token_obtained(context: Any, how: str) -> None:
     if how == "a service client of the suite":
-        context.response = service_actor(context, "Ledger service").sign_in()
+        context.response = service_actor(context, "Ledger service", may_use_configured=True).sign_in()
         return
     dana = flows.person(context, "Dana")
     if how == "Dana signing in again":

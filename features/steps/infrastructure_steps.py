@@ -19,6 +19,7 @@ from hamcrest import assert_that, greater_than_or_equal_to, has_entries, instanc
 from support import flows
 from support.actors import Actor, anonymous
 from support.client import PermisoClient
+from support.identities import require
 from support.matchers import has_json_fields, has_security_headers, has_status, is_bearer_refusal
 from support.run import ensure_admin
 
@@ -85,8 +86,7 @@ def then_statistics_tell_total_users(context: Any) -> None:
 
 @given("the configured administrator has read the user statistics")
 def given_administrator_read_user_statistics(context: Any) -> None:
-    answer = ensure_admin(context).user_stats()
-    assert_that(answer, has_status(200))
+    answer = require(ensure_admin(context).user_stats(), 200, what="read the user statistics")
     assert_that(answer.body, has_entries(total_users=instance_of(int)))
     flows.notebook(context).total_users = answer.body["total_users"]
 

@@ -20,7 +20,7 @@ from behave import given, register_type, then, when
 from hamcrest import assert_that, is_in
 
 from support import flows
-from support.identities import Identity
+from support.identities import Identity, refused
 from support.matchers import has_status, is_oauth_error
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
@@ -50,7 +50,14 @@ def when_mallory_reaches_threshold(context: Any, who: str) -> None:
 @given("Mallory has locked {who:Who}'s account by guessing wrong passwords")
 def given_mallory_has_locked_account(context: Any, who: str) -> None:
     _guess(context, who, context.settings.permiso_lockout_threshold)
-    then_correct_password_refused_locked(context, who)
+    answer = flows.person(context, who).sign_in()
+    flows.notebook(context).lock_refusal = answer
+    if not flows.a_locked_account_refusal().matches(answer):
+        # the lock cannot be shown (the release answers 500 here, D2): the scenario's own rule is
+        # another one, so this is a refused precondition, not a finding about that rule
+        raise refused(answer, f"lock {who}'s account (the correct password after "
+                              f"{context.settings.permiso_lockout_threshold} wrong ones)",
+                      None if answer.status >= 400 else "not a locked-account refusal: the account is not locked")
 
 
 @when("Mallory guesses {who:Who}'s password wrongly one time fewer than the lockout threshold")

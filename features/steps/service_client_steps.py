@@ -19,7 +19,7 @@ from hamcrest import assert_that, contains_inanyorder, equal_to, has_entries
 
 from support import flows
 from support.actors import Actor, actor, service_actor
-from support.identities import ServiceIdentity, ensure_not_protected
+from support.identities import ServiceIdentity, ensure_not_protected, require
 from support.matchers import (
     has_status,
     is_bearer_refusal,
@@ -52,7 +52,12 @@ def _credentials(context: Any) -> ServiceIdentity:
 @given("a service client that owns the {scope_phrase}")
 def given_service_client_owning(context: Any, scope_phrase: str) -> None:
     scopes = _scopes(scope_phrase)
-    flows.notebook(context).service = service_actor(context, "the service client", scopes=scopes)
+    # A scenario that never changes the client may run on the configured one when the target refuses
+    # to create a throwaway (contract D.1); one that rotates, disables, deletes or re-scopes it may not.
+    tags = set(getattr(getattr(context, "scenario", None), "effective_tags", ()) or ())
+    may_use_configured = not tags & {"destructive", "admin"}
+    flows.notebook(context).service = service_actor(context, "the service client", scopes=scopes,
+                                                    may_use_configured=may_use_configured)
 
 
 @when("the configured service client asks for a token")
@@ -74,7 +79,7 @@ def when_service_client_asks_for_scopes(context: Any, scope_phrase: str) -> None
 
 @given("the service client has a token")
 def given_service_client_has_token(context: Any) -> None:
-    assert_that(_service(context).sign_in(), has_status(200))
+    require(_service(context).sign_in(), 200, what="a token for the service client")
 
 
 # ---------------------------------------------------------------------------------------- the token

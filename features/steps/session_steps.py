@@ -17,6 +17,7 @@ from behave import given, register_type, then, when
 from hamcrest import assert_that, greater_than_or_equal_to, has_entries, instance_of
 
 from support import admin_flows, flows
+from support.identities import require
 from support.matchers import has_json_fields, has_status, is_named_error, is_uuid
 
 register_type(Who=flows.parse_who, Their=flows.parse_their, Device=flows.parse_device)
@@ -57,7 +58,6 @@ def then_session_expires_later(context: Any) -> None:
     assert_that(_current_session(context, who)["expires_at"], admin_flows.later_than(before))
 
 
-@given("{who:Who} has ended {their:Their} {device:Device}'s session from {their2:Their} {other:Device}")
 @when("{who:Who} ends {their:Their} {device:Device}'s session from {their2:Their} {other:Device}")
 def when_person_ends_device_session(context: Any, who: str, their: str, device: str, their2: str,
                                     other: str) -> None:
@@ -66,6 +66,16 @@ def when_person_ends_device_session(context: Any, who: str, their: str, device: 
     assert target.session_id, f"the {device} holds no session"
     context.response = book.devices[other].end_session(target.session_id)
     assert_that(context.response, has_status(200))
+
+
+@given("{who:Who} has ended {their:Their} {device:Device}'s session from {their2:Their} {other:Device}")
+def given_person_has_ended_device_session(context: Any, who: str, their: str, device: str, their2: str,
+                                          other: str) -> None:
+    book = flows.notebook(context)
+    target = book.devices[device]
+    assert target.session_id, f"the {device} held no session after signing in"
+    context.response = require(book.devices[other].end_session(target.session_id), 200,
+                               what=f"end the {device}'s session")
 
 
 @when("{who:Who} ends all {their:Their} other sessions from {their2:Their} {device:Device}")

@@ -26,7 +26,7 @@ Feature: Refreshing a session
     Then Dana receives a new access token and a new refresh token
     And the previous refresh token is refused
 
-  @critical
+  @critical @allure.issue:D5
   Scenario: A refresh token is not accepted in place of an access token
     Given Dana has signed in
     When Dana presents her refresh token as if it were an access token
