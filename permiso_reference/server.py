@@ -16,6 +16,7 @@ import datetime as dt
 import ipaddress
 import logging
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -173,7 +174,8 @@ class ReferenceServer:
         self._tmpdir: str | None = None
         self.port: int | None = None
         self.http_port: int | None = None
-        self.cert_path: Path | None = None
+        #: the self-signed certificate (PEM) of a TLS start; its files are gone once the server listens
+        self.cert_pem: bytes | None = None
         self.startup_seconds: float | None = None
 
     # -- URLs ---------------------------------------------------------------------------------------
@@ -206,26 +208,32 @@ class ReferenceServer:
         sock = _bind(self.settings.host, self.settings.port)
         self.port = sock.getsockname()[1]
         ssl: dict[str, Any] = {}
-        if self.settings.tls:
-            self._tmpdir = tempfile.mkdtemp(prefix="permiso-ref-tls-")
-            cert, key = generate_self_signed(Path(self._tmpdir), self.settings.host)
-            self.cert_path = cert
-            ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
-        self._listeners.append(_Listener(self.app, sock, **ssl))
-        if self.settings.tls and self.settings.http_port is not None:
-            plain = _bind(self.settings.host, self.settings.http_port)
-            self.http_port = plain.getsockname()[1]
-            # The reference adds the A.1 headers on this port too (decisions.md: every response).
-            front = SecurityHeadersMiddleware(RedirectApp(self.app, self.port), self.app)
-            self._listeners.append(_Listener(front, plain))
-        for listener in self._listeners:
-            listener.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not all(lst.server.started for lst in self._listeners):
-            if time.monotonic() > deadline or not all(lst.thread.is_alive() for lst in self._listeners):
-                self.stop()
-                raise RuntimeError("permiso-reference did not start")
-            time.sleep(0.002)
+        try:
+            if self.settings.tls:
+                # uvicorn reads the files once, when it builds its SSL context before listening; they are
+                # removed as soon as it listens (below), so no key or folder outlives a start, whatever
+                # way the process ends later. The certificate stays available as cert_pem.
+                self._tmpdir = tempfile.mkdtemp(prefix="permiso-ref-tls-")
+                cert, key = generate_self_signed(Path(self._tmpdir), self.settings.host)
+                self.cert_pem = cert.read_bytes()
+                ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+            self._listeners.append(_Listener(self.app, sock, **ssl))
+            if self.settings.tls and self.settings.http_port is not None:
+                plain = _bind(self.settings.host, self.settings.http_port)
+                self.http_port = plain.getsockname()[1]
+                # The reference adds the A.1 headers on this port too (decisions.md: every response).
+                front = SecurityHeadersMiddleware(RedirectApp(self.app, self.port), self.app)
+                self._listeners.append(_Listener(front, plain))
+            for listener in self._listeners:
+                listener.start()
+            deadline = time.monotonic() + START_TIMEOUT
+            while not all(lst.server.started for lst in self._listeners):
+                if time.monotonic() > deadline or not all(lst.thread.is_alive() for lst in self._listeners):
+                    self.stop()
+                    raise RuntimeError("permiso-reference did not start")
+                time.sleep(0.002)
+        finally:
+            self._remove_tls_files()
         self._wait_health(deadline)
         self.startup_seconds = time.perf_counter() - began
         return self
@@ -266,10 +274,13 @@ class ReferenceServer:
         self._listeners.clear()
         if self.app is not None:
             with contextlib.suppress(Exception):
-                self.app.state.db.close()
-        if self._tmpdir:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
+                self.app.state.db.close()  # a temporary database goes with its -wal and -shm files
+        self._remove_tls_files()
+
+    def _remove_tls_files(self) -> None:
+        tmpdir, self._tmpdir = self._tmpdir, None
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
 
     def __enter__(self) -> ReferenceServer:
         return self.start()
@@ -279,22 +290,49 @@ class ReferenceServer:
         self.stop()
 
 
+def _stop_on_signals() -> dict[int, Any]:
+    """SIGTERM (``kill``, a supervisor, the suite's ``Target.stop()``) and SIGHUP end ``run()`` like Ctrl-C.
+
+    Without it the default action killed the process on the spot: no ``stop()``, so a temporary
+    database (and its 4 MB ``-wal``) stayed in the temp folder after every ``kill``. Returns the
+    previous handlers (empty when not in the main thread, where handlers cannot be installed).
+    """
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError):
+            previous[sig] = signal.signal(sig, on_term)
+    return previous
+
+
 def run(settings: ReferenceSettings, announce: bool = True, quiet: bool = False) -> None:
-    """Serve until Ctrl-C (used by the CLI)."""
-    server = ReferenceServer(settings).start()
-    if announce:
-        # The profile is named here only (/health keeps the contract's shape); the default line is unchanged.
-        named = f" (profile {settings.profile})" if settings.profile != "contract" else ""
-        print(f"permiso-reference listening on {server.base_url}{named}", flush=True)
-        if server.http_url and not quiet:
-            print(f"permiso-reference redirecting {server.http_url} -> {server.base_url}",
-                  file=sys.stderr, flush=True)
-    stop = threading.Event()
+    """Serve until Ctrl-C, SIGTERM or SIGHUP (used by the CLI); every way out stops the server, which
+    removes its temporary files (the database with its -wal/-shm files; the TLS files went at start)."""
+    server = ReferenceServer(settings)
+    previous = _stop_on_signals()
     try:
+        server.start()
+        if announce:
+            # The profile is named here only (/health keeps the contract's shape); the default line is unchanged.
+            named = f" (profile {settings.profile})" if settings.profile != "contract" else ""
+            print(f"permiso-reference listening on {server.base_url}{named}", flush=True)
+            if server.http_url and not quiet:
+                print(f"permiso-reference redirecting {server.http_url} -> {server.base_url}",
+                      file=sys.stderr, flush=True)
+        stop = threading.Event()
         while not stop.wait(0.5):
             if not all(lst.thread.is_alive() for lst in server._listeners):
                 break
     except KeyboardInterrupt:
         pass
     finally:
+        for sig in previous:  # a second signal must not cut the cleanup short
+            with contextlib.suppress(ValueError):
+                signal.signal(sig, signal.SIG_IGN)
         server.stop()
+        for sig, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(sig, handler)
