@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -193,3 +194,80 @@ def test_refused_by_the_registration_limit_needs_429_rate_limit_exceeded_and_ret
     assert_that(_answer(503, None, {"Retry-After": "1"}), is_not(admin_flows.refused_by_the_registration_limit()))
     assert_that(_answer(429, {"error": "http_error", "error_description": "x"}, {"Retry-After": "1"}),
                 is_not(admin_flows.refused_by_the_registration_limit()))
+
+
+# ---------------------------------------------------------------------------------------- the matrix on the release
+D1_BODY = {"error": "validation_error", "error_description": "Request validation failed",
+           "details": [{"type": "missing", "loc": ["query", "current_user"], "msg": "Field required"}]}
+
+
+def _release_context(server: Any, settings: Any) -> Any:
+    """A duck-typed scenario context against a scripted server playing the release (contract D.1)."""
+    from types import SimpleNamespace
+
+    from support_testkit import Reply
+
+    from support.client import ExchangeLog, PermisoClient
+    from support.identities import Identities
+
+    server.script("POST", "/api/v1/users/", Reply(201, {"id": "4b0c1f7e-0000-4000-8000-000000000001",
+                                                         "username": "pa_dana"}))
+    server.script("POST", "/api/v1/auth/token", Reply(200, {"access_token": "tok-user", "token_type": "Bearer",
+                                                            "refresh_token": "ref-user", "session_id": "s1"}))
+    server.script("POST", "/api/v1/auth/service-token",
+                  Reply(200, {"access_token": "tok-service", "token_type": "Bearer",
+                              "scope": "service:api read:profile"}))
+    server.script("GET", "/api/v1/users/me", Reply(200, {"id": "u-admin", "username": "admin",
+                                                         "roles": [{"id": "role-admin-id", "name": "admin"}]}))
+    for method, path in (("POST", "/api/v1/roles/"), ("GET", "/api/v1/roles/"),
+                         ("GET", "/api/v1/roles/scopes/"), ("POST", "/api/v1/roles/scopes/"),
+                         ("POST", "/api/v1/service-clients/"), ("GET", "/api/v1/roles/role-admin-id")):
+        server.script(method, path, Reply(422, D1_BODY))
+    log = ExchangeLog()
+    admin = PermisoClient(settings, log=log, name="administrator")
+    admin.token = "tok-admin"
+    cleanups: list[Any] = []
+    return SimpleNamespace(settings=settings, log=log, admin=admin, target=SimpleNamespace(base_url=server.url),
+                           capabilities={"configured_client": None}, actors={},
+                           identities=Identities(admin, settings, cleanups.append))
+
+
+def test_the_matrix_judges_every_guard_when_the_administrators_throwaway_is_refused(server: Any,
+                                                                                   settings: Any) -> None:
+    from support.causes import PreconditionRefused
+
+    context = _release_context(server, settings)
+    answers = admin_flows.attempt_by_each_caller(context, "delete a role")
+    assert set(answers) == {"a visitor", "Dana", "a service client"}  # each guard was asked
+    paths = {s.path for s in server.seen if s.method == "DELETE"}
+    assert len(paths) == 1 and re.fullmatch(r"/api/v1/roles/[0-9a-f-]{36}", paths.pop())  # one made-up id
+    service = server.hits("POST", "/api/v1/auth/service-token")
+    assert service and b"client_id=test-client-001" in service[0].body  # the configured client
+    refusal = admin_flows.admin_book(context).admin_refusal
+    assert isinstance(refusal, PreconditionRefused) and refusal.defect == "D1"
+    assert re.fullmatch(r"could not prepare \(create role 'pa_role_\w+'\): POST /api/v1/roles/ answered 422 "
+                        r"\(query\.current_user missing\)", str(refusal))
+
+
+def test_the_administrator_reads_a_seeded_role_found_through_the_user_routes(server: Any, settings: Any) -> None:
+    context = _release_context(server, settings)
+    context.admin.token = "tok-admin"
+    import support.run
+
+    answers = admin_flows.attempt_by_each_caller(context, "read a role")
+    assert answers["the administrator"].status == 422  # the guard's own answer, judged by the Then step
+    assert answers["the administrator"].exchange.url.endswith("/api/v1/roles/role-admin-id")
+    outsiders = [answers[w].exchange.url for w in ("a visitor", "Dana", "a service client")]
+    assert len(set(outsiders)) == 1 and "role-admin-id" not in outsiders[0]
+    assert admin_flows.admin_book(context).admin_refusal is None
+    assert support.run.ensure_admin(context) is context.admin
+
+
+def test_made_up_targets_name_nothing_real() -> None:
+    from types import SimpleNamespace
+
+    context = SimpleNamespace(settings=SimpleNamespace(permiso_run_id="abc123"))
+    first, second = admin_flows.made_up_targets(context), admin_flows.made_up_targets(context)
+    for name in ("user_id", "role_id", "scope_id", "session_id"):
+        assert re.fullmatch(r"[0-9a-f-]{36}", getattr(first, name)) and getattr(first, name) != getattr(second, name)
+    assert first.client_id.startswith("pa-nobody-abc123-") and first.client_secret

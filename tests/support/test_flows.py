@@ -122,3 +122,51 @@ def test_api_base_placeholder_is_expanded() -> None:
 
     assert flows.with_api_base("{api}/users/me", S()) == "/api/v2/users/me"  # type: ignore[arg-type]
     assert flows.with_api_base("/health", S()) == "/health"  # type: ignore[arg-type]
+
+
+def test_a_configured_account_is_never_signed_out_only_its_tokens_revoked(server: Any, settings: Any) -> None:
+    """Contract D.3: a logout ends every session of the account, so configured accounts are never
+    signed out; the suite revokes its own tokens instead (also when tearing actors down)."""
+    from types import SimpleNamespace
+
+    import pytest
+    from support_testkit import Reply
+
+    from support.actors import Actor, sign_out_all
+    from support.client import PermisoClient
+    from support.identities import ProtectedAccountError, configured_user
+
+    server.script("POST", "/api/v1/auth/revoke", Reply(200, {"message": "Token revoked successfully"}))
+    client = PermisoClient(settings, name="the configured user")
+    client.token, client.refresh_token = "tok-configured", "ref-configured"
+    someone = Actor("the configured user", configured_user(settings), client)
+    context = SimpleNamespace(actors={"the configured user": someone})
+    with pytest.raises(ProtectedAccountError, match="refusing to sign out the configured user"):
+        flows.sign_out(context, someone)
+    sign_out_all(context)
+    assert server.hits("POST", "/api/v1/auth/logout") == []
+    revoked = [hit.body for hit in server.hits("POST", "/api/v1/auth/revoke")]
+    assert revoked == [b'{"token": "ref-configured", "token_type_hint": "refresh_token"}',
+                       b'{"token": "tok-configured", "token_type_hint": "access_token"}']
+    assert client.token is None and client.refresh_token is None
+
+
+def test_a_refused_sign_in_of_a_given_step_is_a_named_precondition(server: Any, settings: Any) -> None:
+    from types import SimpleNamespace
+
+    import pytest
+    from support_testkit import Reply
+
+    from support.causes import PreconditionRefused
+    from support.identities import Identity
+
+    server.script("POST", "/api/v1/auth/token", Reply(401, {"error": "invalid_grant",
+                                                            "error_description": "Invalid credentials"}))
+    dana = Identity("pa_dana", "pa_dana@example.com", "Secret-Passw0rd!", id="u1")
+    identities = SimpleNamespace(user=lambda label, **kw: dana)
+    context = SimpleNamespace(settings=settings, identities=identities, actors={}, log=None,
+                              target=SimpleNamespace(base_url=server.url))
+    with pytest.raises(PreconditionRefused) as info:
+        flows.sign_in_and_remember(context, "Dana")
+    assert str(info.value) == ("could not prepare (sign Dana in): POST /api/v1/auth/token answered 401 "
+                               "(invalid_grant: Invalid credentials)")
