@@ -7,20 +7,47 @@
 //
 // Plain object (no import of "allure"), so it can be imported from a generated config anywhere.
 
-/** Categories: the first matching rule wins, so known defects come before product defects. */
+/**
+ * Categories follow the causes of a run (design.md: one rule per scenario, every failure names its one
+ * cause). The suite labels each failed result with `cause` (and `cause_kind`: rule | precondition |
+ * scenario); `permiso-acceptance report` puts one category per cause of the run (read from
+ * reports/signoff-summary.json) BEFORE these rules. These are what a plain `npx allure generate` uses:
+ * the same causes, grouped by their label. The first matching rule wins.
+ */
 export const categories = {
   rules: [
+    {
+      id: "run-wide-rules",
+      name: "Run-wide rules broken (each reported once, with examples)",
+      matchers: { statuses: ["failed"], labels: { cause_kind: "^rule$" } },
+      groupBy: [{ label: "cause" }],
+      groupByMessage: false,
+      expand: true,
+    },
+    {
+      id: "preconditions",
+      name: "Preconditions the target refused (could not prepare)",
+      matchers: [
+        { statuses: ["failed"], labels: { cause_kind: "^precondition$" } },
+        { statuses: ["failed"], message: "^could not prepare" },
+      ],
+      groupBy: [{ label: "cause" }],
+      groupByMessage: false,
+      expand: true,
+    },
     {
       id: "known-defects",
       name: "Known defects (documented, @known_defect)",
       matchers: { labels: { tag: "known_defect" } },
-      groupBy: ["severity"],
+      groupBy: [{ label: "cause" }],
+      groupByMessage: false,
     },
     {
       id: "product-defects",
-      name: "Product defects (an assertion about Permiso failed)",
+      name: "Scenario rules broken (by defect, else by the scenario's rule)",
       matchers: { statuses: ["failed"] },
-      groupBy: ["severity"],
+      groupBy: [{ label: "cause" }],
+      groupByMessage: false,
       expand: true,
     },
     {

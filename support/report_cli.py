@@ -10,6 +10,12 @@ necessarily Java. Allure 3 (npm package ``allure``) needs only Node. This comman
 - keeps the history in ``--history-dir`` (``history.jsonl`` inside; keep that folder between runs,
   e.g. as a CI cache, and the trend charts fill up);
 - uses ``allurerc.mjs`` at the project root (categories, grouping) and overrides only the paths;
+- makes the report's categories follow the run's causes: when the run's ``signoff-summary.json`` is
+  found (``--summary``, default ``reports/signoff-summary.json``), the generated config puts one
+  category per cause first (a broken run-wide rule, a refused precondition, a defect, a scenario's own
+  rule), matching the ``cause`` label the suite gives every failed result (precondition messages start
+  with "could not prepare", a fallback when the label is missing); ``allurerc.mjs``'s own categories
+  follow for everything else;
 - finds ``node_modules/.bin/allure`` at the project root, or installs the pinned ``allure`` from
   ``package.json`` there on first use (``npm ci``/``npm install``). Without Node/npm it says so in one
   line and exits 2.
@@ -69,13 +75,52 @@ def allure_binary(root: Path | None = None, *, install: bool = True) -> Path:
     return local
 
 
+def cause_categories(summary: dict | None) -> list[str]:
+    """Allure 3 category rules (JavaScript object literals) for the causes of a sign-off summary, most
+    affected first. Each matches the results whose ``cause`` label is that cause (Allure 3 matchers may be
+    predicates over ``{status, labels, message, ...}``); a precondition also matches by its message."""
+    rules: list[str] = []
+    for n, cause in enumerate((summary or {}).get("causes") or [], start=1):
+        text = str(cause.get("cause") or "")
+        if not text:
+            continue
+        kind = str(cause.get("kind") or "scenario")
+        defect = f" [{cause['defect']}]" if cause.get("defect") else ""
+        count = int(cause.get("count") or len(cause.get("scenarios") or []) or 0)
+        what = "answers" if kind == "rule" else "scenarios"
+        name = f"{kind}{defect}: {text} ({count} {what})"
+        value = json.dumps(text)
+        test = f'd.labels.some((l) => l.name === "cause" && l.value === {value})'
+        if kind == "precondition":
+            test += f' || (d.message ?? "").includes({value}.replace(/^could not prepare: /, ""))'
+        rules.append(
+            f'{{ id: {json.dumps(f"cause-{n}")}, name: {json.dumps(name)}, '
+            f'matchers: [(d) => ["failed", "broken"].includes(d.status) && ({test})], '
+            'groupBy: ["severity"], expand: ' + ("true" if n <= 3 else "false") + " }"
+        )
+    return rules
+
+
+def read_summary(path: Path | None) -> dict | None:
+    """The run's ``signoff-summary.json``, or None when absent or unreadable."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def config_module_text(
-    base_config: Path, output: Path, history_file: Path | None, *, multi: bool, single: bool
+    base_config: Path, output: Path, history_file: Path | None, *, multi: bool, single: bool,
+    categories: Sequence[str] = (),
 ) -> str:
     """An ES module importing ``allurerc.mjs`` that sets output, history and the report plugins.
 
     Two plugins (multi + single) put their reports in ``output/awesome`` and ``output/single``;
-    one plugin writes straight into ``output``.
+    one plugin writes straight into ``output``. ``categories`` (see :func:`cause_categories`) come
+    before the base config's own category rules.
     """
     plugins = []
     if multi:
@@ -86,6 +131,11 @@ def config_module_text(
             "options: { ...awesomeOptions, singleFile: true } }"
         )
     history = f"historyPath: {json.dumps(str(history_file))}," if history_file else "historyPath: undefined,"
+    cats = ""
+    if categories:
+        rules = ",\n    ".join(categories)
+        cats = (f"  categories: {{ rules: [\n    {rules},\n"
+                "    ...(base.categories?.rules ?? (Array.isArray(base.categories) ? base.categories : [])),\n  ] },\n")
     return (
         f"import base from {json.dumps(base_config.as_uri())};\n"
         "const awesomeOptions = base.plugins?.awesome?.options ?? {};\n"
@@ -93,6 +143,7 @@ def config_module_text(
         "  ...base,\n"
         f"  output: {json.dumps(str(output))},\n"
         f"  {history}\n"
+        f"{cats}"
         f"  plugins: {{ {', '.join(plugins)} }},\n"
         "};\n"
     )
@@ -107,11 +158,13 @@ def build_report(
     single_file: bool = True,
     root: Path | None = None,
     allure: Path | None = None,
+    summary: Path | None = None,
 ) -> dict[str, Path]:
     """Build the report(s); returns ``{"multi": <dir with index.html>, "single": <html file>}`` (as built).
 
     One Allure pass with two plugins, then the multi-file report is moved to the top of ``output``
-    and the single file next to it, so ``output/index.html`` is the dashboard.
+    and the single file next to it, so ``output/index.html`` is the dashboard. ``summary`` is the run's
+    ``signoff-summary.json``: its causes become the first categories.
     """
     root = root or PROJECT_ROOT
     results, output = Path(results).resolve(), Path(output).resolve()
@@ -129,7 +182,8 @@ def build_report(
         staging = Path(tmp) / "report"
         config = Path(tmp) / "allurerc.generated.mjs"
         config.write_text(
-            config_module_text(base_config, staging, history_file, multi=multi_file, single=single_file),
+            config_module_text(base_config, staging, history_file, multi=multi_file, single=single_file,
+                               categories=cause_categories(read_summary(summary))),
             encoding="utf-8",
         )
         proc = subprocess.run(
@@ -178,6 +232,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"build only the single-file report ({SINGLE_FILE_NAME}), e.g. for a release ticket",
     )
+    p.add_argument(
+        "--summary",
+        type=Path,
+        default=Path("reports") / "signoff-summary.json",
+        help="the run's sign-off summary (JSON): one report category per cause of the run",
+    )
     p.add_argument("--open", action="store_true", help="serve/open the report in a browser when built")
     return p
 
@@ -193,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             history_dir=args.history_dir,
             multi_file=not args.single_file,
             single_file=True,
+            summary=args.summary,
         )
     except ReportError as exc:
         print(f"permiso-acceptance report: {exc}", file=sys.stderr)

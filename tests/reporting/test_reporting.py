@@ -231,7 +231,7 @@ def test_report_in_chromium_shows_count_and_failed_attachment(
         assert "capability.signing_key skipped: PERMISO_JWT_SECRET is not set" in overview
 
         categories = render_page(f"{url}#/categories", wait_for=["Known defects (documented, @known_defect)"])
-        assert "Product defects (an assertion about Permiso failed)" in categories
+        assert "Scenario rules broken (by defect, else by the scenario's rule)" in categories
         assert "Broken tests or infrastructure (error, not an assertion)" in categories
 
         tid = test_result_id(report, FAILED_CRITICAL)
@@ -243,7 +243,7 @@ def test_report_in_chromium_shows_count_and_failed_attachment(
         )
     assert "<- 401 in 48.2 ms" in text
     assert "password=***&client_secret=***" in text
-    assert "Category: Product defects" in text
+    assert "Category: Scenario rules broken" in text
     for secret in fake_secrets.values():
         assert secret not in text
 

@@ -172,3 +172,57 @@ def test_rules_and_causes_survive_the_behavex_merge(tmp_path: Path, monkeypatch:
 def test_merge_rules_keeps_the_first_seen_order() -> None:
     merged = merge_rules([rule("a"), rule("b"), rule("a", violations=1, defect="D9")])
     assert [r.id for r in merged] == ["a", "b"] and merged[0].violations == 1 and merged[0].defect == "D9"
+
+
+# -- the report's categories follow the causes -------------------------------------------------------------
+SUMMARY_CAUSES = {"causes": [
+    {"cause": "Every 401 refusal says how to authenticate", "kind": "rule", "defect": "D9", "count": 3},
+    {"cause": REFUSED.signature, "kind": "precondition", "defect": "D1", "count": 1},
+    {"cause": 'D9: 401s lose "WWW-Authenticate"', "kind": "scenario", "defect": "D9", "count": 1},
+]}
+
+
+def test_cause_categories_are_one_rule_per_cause_in_order() -> None:
+    from support import report_cli
+
+    rules = report_cli.cause_categories(SUMMARY_CAUSES)
+    assert len(rules) == 3 and '"rule [D9]: Every 401 refusal says how to authenticate (3 answers)"' in rules[0]
+    assert '"could not prepare' in rules[1] and "d.message" in rules[1]
+    assert '\\"WWW-Authenticate\\"' in rules[2], "cause texts are JSON-escaped"
+    assert report_cli.cause_categories(None) == [] and report_cli.cause_categories({"causes": []}) == []
+    text = report_cli.config_module_text(Path("/x/allurerc.mjs"), Path("/o"), None, multi=True, single=False,
+                                         categories=rules)
+    assert text.index("cause-1") < text.index("...(base.categories?.rules")
+
+
+def _result(folder: Path, name: str, cause: str, kind: str, message: str) -> None:
+    uid = f"{abs(hash(name)):032x}"[:32]
+    data = {"uuid": uid, "historyId": uid, "name": name, "fullName": name, "status": "failed", "stage": "finished",
+            "statusDetails": {"message": message}, "start": 1, "stop": 2,
+            "labels": [{"name": "cause", "value": cause}, {"name": "cause_kind", "value": kind},
+                       {"name": "severity", "value": "critical"}]}
+    (folder / f"{uid}-result.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_the_report_has_one_category_per_cause(tmp_path: Path) -> None:
+    from report_helpers import node_available
+
+    from support import report_cli
+
+    if not node_available() or not (report_cli.PROJECT_ROOT / "node_modules" / ".bin" / "allure").exists():
+        pytest.skip("the Allure 3 CLI is not installed (npm ci): no report to build")
+    results = tmp_path / "allure-results"
+    results.mkdir()
+    _result(results, "Roles are created", REFUSED.signature, "precondition", str(REFUSED))
+    _result(results, "A refusal says how", 'D9: 401s lose "WWW-Authenticate"', "scenario", "Expected: challenge")
+    write_rule_results(results, [rule(violations=3, checked=9, defect="D9")])
+    summary = tmp_path / "signoff-summary.json"
+    summary.write_text(json.dumps(SUMMARY_CAUSES), encoding="utf-8")
+    report_cli.build_report(results, tmp_path / "report", summary=summary, single_file=False)
+    widget = json.loads((tmp_path / "report" / "widgets" / "categories.json").read_text(encoding="utf-8"))
+    categories = {n["name"]: n for n in widget["nodes"].values() if n.get("type") == "category"}
+    names = [widget["nodes"][root]["name"] for root in widget["roots"]]
+    assert names[0] == "rule [D9]: Every 401 refusal says how to authenticate (3 answers)", names
+    assert f"precondition [D1]: {REFUSED.signature} (1 scenarios)" in categories
+    assert 'scenario [D9]: D9: 401s lose "WWW-Authenticate" (1 scenarios)' in categories
+    assert all(n["statistic"]["total"] == 1 for n in categories.values()), categories
