@@ -207,7 +207,9 @@ def test_the_fault_fails_exactly_the_scenarios_that_should_catch_it(real_run: Re
     assert real_run.returncode == 1, (real_run.workdir / "console.log").read_text()[-3000:]
     assert {r["name"] for r in _failed(real_run)} == EXPECTED_FAILURES
     epics = {label["value"] for r in real_run.results() for label in r["labels"] if label["name"] == "epic"}
-    assert epics == set(EPICS), "one epic per domain"
+    assert epics == {*EPICS, "Run-wide rules"}, "one epic per domain, and the run-wide rules' own"
+    rules = [r for r in real_run.results() if r["name"].startswith("Run-wide rule: ")]
+    assert rules and all(r["status"] == "passed" for r in rules), "the fault breaks no run-wide rule"
     summary = real_run.summary.read_text(encoding="utf-8")
     assert "Verdict: NOT RELEASE-READY (2 @critical scenarios failed)" in summary
     for name in EXPECTED_FAILURES:
