@@ -828,9 +828,10 @@ def retry_after_problem(value: str | None) -> str | None:
     return None
 
 
-def refused_by_the_registration_limit() -> _Rule:
+def refused_by_the_registration_limit(*, retry_after: bool = True) -> _Rule:
     """A.6/A.11: a registration past the hourly limit is refused 429 with the named error
-    ``rate_limit_exceeded`` (and a description) and a ``Retry-After`` header (D9 loses it)."""
+    ``rate_limit_exceeded`` (and a description) and a ``Retry-After`` header (D9 loses it).
+    ``retry_after=False`` leaves the header to its own scenario (a rule of every 429, A.11)."""
 
     def problem(item: Any) -> str | None:
         if _status(item) != 429:
@@ -840,10 +841,13 @@ def refused_by_the_registration_limit() -> _Rule:
             return "error is not 'rate_limit_exceeded'"
         if not isinstance(body.get("error_description"), str) or not body["error_description"].strip():
             return "no error_description"
+        if not retry_after:
+            return None
         headers = {str(k).lower(): v for k, v in (getattr(item, "headers", None) or {}).items()}
         return retry_after_problem(headers.get("retry-after"))
 
-    return _Rule("a registration refused by the limit (429 rate_limit_exceeded with Retry-After)", problem)
+    what = "429 rate_limit_exceeded with Retry-After" if retry_after else "429 rate_limit_exceeded"
+    return _Rule(f"a registration refused by the limit ({what})", problem)
 
 
 def a_page_of(key: str, per_page: int | None = None) -> _Rule:

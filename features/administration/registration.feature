@@ -60,8 +60,7 @@ Feature: Newcomers register themselves
       | onion     |
       | arpa      |
 
-  @allure.issue:D9
   Scenario: Registering more often than the hourly limit allows is refused
     When newcomers keep registering from the same address until the limit answers
-    Then the registration is refused as rate_limit_exceeded with a time to retry after
+    Then the registration is refused as rate_limit_exceeded
     And the newcomers who registered before the limit can sign in

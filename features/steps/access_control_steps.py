@@ -19,7 +19,7 @@ from parse import with_pattern
 
 from support import admin_flows, flows
 from support.actors import actor
-from support.identities import Identity
+from support.identities import Identity, require
 from support.matchers import has_status, is_bearer_refusal, is_user_json
 
 
@@ -102,8 +102,13 @@ def when_person_tries_to_act_on_anothers(context: Any, who: str, action: str, ot
     identity = victim.identity
     assert isinstance(identity, Identity)
     book.noted["victim"] = other
-    book.noted["victim_profile"] = admin_flows.admin_read_user(context, identity)
-    book.noted["victim_sessions"] = victim.client.list_sessions().body
+    # what the attempt is later compared with: the target must show it first
+    book.noted["victim_profile"] = require(admin_flows.admin_read_user(context, identity), 200,
+                                           what=f"the administrator's view of {other}'s account")
+    sessions = victim.client.list_sessions() if thing == "session" else None
+    if sessions is not None:
+        require(sessions, 200, what=f"{other}'s sessions before the attempt")
+    book.noted["victim_sessions"] = sessions.body if sessions is not None else None
     book.attempt = admin_flows.act_on_account(context, someone.client, action, thing, identity,
                                               victim.client.session_id)
     flows.notebook(context).last_actor = who

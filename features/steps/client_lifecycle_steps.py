@@ -138,8 +138,9 @@ def when_administrator_registers_client_with_limits(context: Any, per_minute: in
 def then_client_rate_limits_read(context: Any, per_minute: int, per_hour: int) -> None:
     credentials = _credentials(context)
     admin = context.identities.admin
-    assert_that(admin.get_client(credentials.client_id).body,
-                has_entries(rate_limit_per_minute=per_minute, rate_limit_per_hour=per_hour))
+    details = admin.get_client(credentials.client_id)
+    assert_that(details, has_status(200))
+    assert_that(details.body, has_entries(rate_limit_per_minute=per_minute, rate_limit_per_hour=per_hour))
     assert_that(admin.client_rate_limit(credentials.client_id), has_status(200))
 
 

@@ -205,4 +205,5 @@ def when_administrator_replaces_role_scopes(context: Any, scope: str) -> None:
 @then('the role is shown with exactly the scope "{scope}"')
 def then_role_shown_with_exactly(context: Any, scope: str) -> None:
     answer = context.identities.admin.get_role(_new_role(context).id)
+    assert_that(answer, has_status(200))
     assert_that(admin_flows.scope_names_of_role(answer.body), equal_to([scope]))

@@ -34,8 +34,9 @@ def _current_session(context: Any, who: str) -> dict[str, Any]:
 @then("the session names {who:Who}'s user id and when it expires")
 def then_session_names_user_and_expiry(context: Any, who: str) -> None:
     someone = flows.person(context, who)
-    session = next(s for s in admin_flows.items_of(context.response, "sessions")
-                   if s.get("session_id") == someone.client.session_id)
+    session = next((s for s in admin_flows.items_of(context.response, "sessions")
+                    if s.get("session_id") == someone.client.session_id), None)
+    assert session is not None, f"{who}'s current session is not among her sessions"
     assert_that(session.get("user_id"), is_uuid())
     assert_that(session, has_entries(user_id=getattr(someone.identity, "id", None),
                                      expires_at=instance_of(str)))
