@@ -153,3 +153,26 @@ def test_two_runs_and_two_reports_give_a_two_run_trend(tmp_path: Path) -> None:
     assert len(entries) == 2, "one history entry per report: the trend spans both runs"
     # the trend lives outside the results folder, which each run empties
     assert not history.is_relative_to(tmp_path / "allure-results")
+
+
+def test_a_failing_step_shows_its_evidence_once_as_one_block(tmp_path: Path) -> None:
+    """A product defect reads as: the step, `failed`, then the matcher's message indented under it."""
+    code, output = run_configured(project(tmp_path), [
+        "--tags=@critical", "-D", "PERMISO_REFERENCE_FAULTS=deleted_user_token_valid",
+        str(ROOT / "features/administration/users.feature"),
+    ])
+    assert code != 0, output[-3000:]
+    lines = output.splitlines()
+    failed = [i for i, line in enumerate(lines) if re.match(r"^ {4}\S.* \.\.\. failed", line)]
+    assert len(failed) == 1, output[-4000:]
+    block = []
+    for line in lines[failed[0] + 1:]:
+        if not line.startswith(" " * 6):
+            break
+        block.append(line)
+    assert block and "Expected:" in block[0] and any("but:" in line for line in block), block
+    assert sum(line == lines[failed[0]] for line in lines) == 1, "the failing step is printed once"
+    assert sum(block[0] == line for line in lines) == 1, "the evidence is printed once"
+    assert TRACEBACK not in output, "an assertion about the target is no Python traceback"
+    titles = scenario_lines(output)
+    assert len(titles) == len(set(titles))
