@@ -49,7 +49,11 @@ _SENSITIVE_HEADERS = frozenset(
 )
 
 JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_\-+/=]*)?")
-_AUTH_SCHEME_RE = re.compile(r"\b(Bearer|Basic|Digest)(\s+)[^\s\"',;&]+", re.IGNORECASE)
+# A credential after the scheme, but not an ordinary word: "Bearer challenge" or "bearer access tokens" is
+# prose, not a secret. A value of only lower-case letters, shorter than 20, is taken for a word; every
+# token the suite sends or receives is also registered as a literal, so a short one is masked anyway.
+_AUTH_SCHEME_RE = re.compile(r"\b(Bearer|Basic|Digest)(\s+)(?!(?-i:[a-z]{1,19})(?![^\s\"',;&]))[^\s\"',;&]+",
+                             re.IGNORECASE)
 _KEY_NAME = r"[A-Za-z0-9_.\-\[\]]*"
 _FORM_FIELD_RE = re.compile(rf"(?P<key>(?<![A-Za-z0-9_]){_KEY_NAME})=(?P<value>[^&\s\"'<>]*)")
 _JSON_PAIR_RE = re.compile(

@@ -117,3 +117,13 @@ def test_registry_is_thread_safe() -> None:
         t.join()
     assert redaction.registered_count() >= before + 200
     assert all(redact_text(v) == MASK for v in values)
+
+
+def test_redaction_masks_credentials_after_a_scheme_not_words() -> None:
+    """Prose such as "Bearer challenge" survives; anything credential-shaped after the scheme does not."""
+    assert redact_text("every 401 carries a Bearer challenge") == "every 401 carries a Bearer challenge"
+    assert redact_text("refresh tokens accepted as bearer access tokens") == (
+        "refresh tokens accepted as bearer access tokens")
+    for credential in ("abc.def", "eyJhbGciOi", "Token123", "dXNlcjpwYXNz", "a" * 20, "opaque_token"):
+        assert redact_text(f"Authorization: Bearer {credential}") == "Authorization: Bearer ***", credential
+    assert redact_text("Basic dXNlcjpwYXNz") == "Basic ***"
