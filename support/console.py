@@ -170,9 +170,10 @@ class ConsoleFormatter(Formatter):
         """Nothing: a step is shown once, after it ran."""
 
     def result(self, step: Any) -> None:
-        if step in self.steps:
-            # Steps before this one that got no result (cannot normally happen) are dropped silently.
-            self.steps = self.steps[self.steps.index(step) + 1:]
+        # By identity: the same step text may stand in the Background and in the scenario.
+        position = next((i for i, queued in enumerate(self.steps) if queued is step), None)
+        if position is not None:
+            self.steps = self.steps[position + 1:]
         self._print_step(step, _status_name(step.status))
 
     def eof(self) -> None:
