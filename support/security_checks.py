@@ -74,10 +74,6 @@ _VERSION_RE = re.compile(r"/\s*v?\d|\b\d+\.\d+")
 EXEMPT_TAG = "hygiene.unchecked"
 
 
-def _headers_of(exchange: Exchange) -> dict[str, str]:
-    return {k.lower(): v for k, v in (exchange.response_headers or {}).items()}
-
-
 def version_leak_problems(headers: Mapping[str, str]) -> list[str]:
     """No server software or version: no ``X-Powered-By`` and friends, no ``Server`` naming the
     application server/framework (``uvicorn``) or any version number (``nginx/1.22.1``)."""
@@ -110,29 +106,57 @@ def cors_problems(request_headers: Mapping[str, str], headers: Mapping[str, str]
 TOKEN_PATHS = ("/auth/token", "/auth/refresh", "/auth/service-token")
 
 
-def _path(exchange: Exchange) -> str:
-    return (urlsplit(exchange.url).path or "/").rstrip("/") or "/"
+class Answer:
+    """One answer as the rules read it: parsed once (lower-case headers, JSON body, path, scheme)."""
+
+    __slots__ = ("_body", "exchange", "headers", "https", "method", "path", "status", "text")
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.status = exchange.status
+        self.method = exchange.method
+        self.headers = {str(k).lower(): v for k, v in (exchange.response_headers or {}).items()}
+        self.text = exchange.response_text or ""
+        self.https = exchange.url[:8].lower() == "https://"
+        self.path = (urlsplit(exchange.url).path or "/").rstrip("/") or "/"
+        self._body: Any = _UNSET
+
+    @property
+    def body(self) -> Any:
+        if self._body is _UNSET:
+            self._body = self.exchange.json() if self.text[:1] in "{[" else None
+        return self._body
+
+    @property
+    def json(self) -> bool:
+        return "json" in self.headers.get("content-type", "").lower()
 
 
-def _is_https(exchange: Exchange) -> bool:
-    return exchange.url.lower().startswith("https://")
+_UNSET = object()
 
 
-def _is_json(exchange: Exchange) -> bool:
-    return "json" in _headers_of(exchange).get("content-type", "").lower()
-
-
-def _body_of(exchange: Exchange) -> Any:
-    return exchange.json() if exchange.response_text[:1] in "{[" else None
-
-
-def _headers_defect(exchange: Exchange) -> str | None:
+def _headers_defect(answer: Answer) -> str | None:
     """D32: the port-80 redirect; F1: the front's own (non-JSON) answers on HTTPS; else no Part C id."""
-    if not _is_https(exchange) and 300 <= exchange.status < 400:
+    if not answer.https and 300 <= answer.status < 400:
         return "D32"
-    if _is_https(exchange) and not _is_json(exchange):
+    if answer.https and not answer.json:
         return "F1"
     return None
+
+
+def _challenge_problems(answer: Answer) -> list[str]:
+    value = answer.headers.get("www-authenticate")
+    if value is None:
+        return ["no WWW-Authenticate header"]
+    if not value.strip().lower().startswith("bearer"):
+        return [f"WWW-Authenticate was {value!r}, expected the scheme Bearer"]
+    return []
+
+
+def _cors_problems(answer: Answer) -> list[str]:
+    if "access-control-allow-origin" not in answer.headers:
+        return []
+    return cors_problems(answer.exchange.request_headers or {}, answer.headers)
 
 
 @dataclass(frozen=True)
@@ -143,9 +167,9 @@ class RunWideRule:
     text: str
     clause: str
     defects: tuple[str, ...]
-    applies: Callable[[Exchange], bool]
-    check: Callable[[Exchange], list[str]]
-    defect_for: Callable[[Exchange], str | None] | None = None
+    applies: Callable[[Answer], bool]
+    check: Callable[[Answer], list[str]]
+    defect_for: Callable[[Answer], str | None] | None = None
     severity: str = "critical"
 
     @property
@@ -153,63 +177,64 @@ class RunWideRule:
         """The contract tag of the rule's clause, as features write it (``contract.A11``)."""
         return "contract." + self.clause.split(",")[0].strip().replace(".", "")
 
-    def defect(self, exchange: Exchange) -> str | None:
+    def defect(self, answer: Answer) -> str | None:
         """The Part C defect a violation in this answer shows (by where it was seen), or None."""
         if self.defect_for is not None:
-            return self.defect_for(exchange)
+            return self.defect_for(answer)
         return self.defects[0] if self.defects else None
 
 
 RULES: tuple[RunWideRule, ...] = (
     RunWideRule(
         "bearer_challenge", "Every 401 refusal says how to authenticate (WWW-Authenticate: Bearer)",
-        "A.2, A.11", ("D9",), lambda e: e.status == 401,
-        lambda e: [] if (_headers_of(e).get("www-authenticate") or "").strip().lower().startswith("bearer")
-        else [f"WWW-Authenticate was {_headers_of(e).get('www-authenticate')!r}, expected the scheme Bearer"
-              if "www-authenticate" in _headers_of(e) else "no WWW-Authenticate header"]),
+        "A.2, A.11", ("D9",), lambda a: a.status == 401, _challenge_problems),
     RunWideRule(
         "retry_after", "Every rate-limit refusal (429) says when to retry (Retry-After)", "A.11", ("D9",),
-        lambda e: e.status == 429, lambda e: retry_after_problems(_headers_of(e).get("retry-after"))),
+        lambda a: a.status == 429, lambda a: retry_after_problems(a.headers.get("retry-after"))),
     RunWideRule(
         "no_store", "Token answers are never cached (Cache-Control: no-store)", "A.3", ("D28",),
-        lambda e: e.status == 200 and e.method == "POST" and _path(e).endswith(TOKEN_PATHS),
-        lambda e: no_store_problems(_headers_of(e).get("cache-control"))),
+        lambda a: a.status == 200 and a.method == "POST" and a.path.endswith(TOKEN_PATHS),
+        lambda a: no_store_problems(a.headers.get("cache-control"))),
     RunWideRule(
         "security_headers", "Every answer carries the security headers (and HSTS over HTTPS)", "A.1",
-        ("D32", "F1"), lambda e: True, lambda e: header_problems(_headers_of(e), https=_is_https(e)),
+        ("D32", "F1"), lambda a: True, lambda a: header_problems(a.headers, https=a.https),
         defect_for=_headers_defect),
     RunWideRule(
         "no_server_software", "No answer names the server software or its version", "A.1", (),
-        lambda e: True, lambda e: version_leak_problems(_headers_of(e)), severity="normal"),
+        lambda a: True, lambda a: version_leak_problems(a.headers), severity="normal"),
     RunWideRule(
         "error_shape", "Every error answer has the contract's error shape (error, error_description)",
-        "A.11", (), lambda e: e.status >= 400, lambda e: error_shape_problems(e.status, _body_of(e)),
+        "A.11", (), lambda a: a.status >= 400, lambda a: error_shape_problems(a.status, a.body),
         severity="normal"),
     RunWideRule(
         "no_echo", "No error answer echoes the values that were submitted", "A.11", ("D10",),
-        lambda e: e.status >= 400,
-        lambda e: echo_problems(_body_of(e), e.response_text, submitted_secrets(e.request_body))),
+        lambda a: a.status >= 400,
+        lambda a: echo_problems(a.body, a.text, submitted_secrets(a.exchange.request_body))),
     RunWideRule(
         "no_internals", "No error answer reveals the server's internals (traceback, SQL, paths)", "A.11",
-        ("D10",), lambda e: e.status >= 400,
-        lambda e: internals_problems(e.status, _body_of(e), e.response_text or "")),
+        ("D10",), lambda a: a.status >= 400, lambda a: internals_problems(a.status, a.body, a.text)),
     RunWideRule(
         "no_open_cors", "No foreign web site may read answers with a person's credentials", "A.1", ("D16",),
-        lambda e: True, lambda e: cors_problems(e.request_headers or {}, _headers_of(e))),
+        lambda a: True, lambda a: _cors_problems(a)),
 )
 RULES_BY_ID: dict[str, RunWideRule] = {rule.id: rule for rule in RULES}
 
 
-def judge(exchange: Exchange) -> list[tuple[RunWideRule, list[str]]]:
+def judge(exchange: Exchange | Answer) -> list[tuple[RunWideRule, list[str]]]:
     """Every rule that applies to this answer, with what it found wrong (empty list: the rule held)."""
-    if exchange.status == 0:
+    answer = exchange if isinstance(exchange, Answer) else Answer(exchange)
+    if answer.status == 0:
         return []
-    return [(rule, rule.check(exchange)) for rule in RULES if rule.applies(exchange)]
+    return [(rule, rule.check(answer)) for rule in RULES if rule.applies(answer)]
 
 
 def exchange_problems(exchange: Exchange) -> list[str]:
     """Everything the run-wide rules find wrong with one answer (empty when clean)."""
     return [problem for _, problems in judge(exchange) for problem in problems]
+
+
+def _where(exchange: Exchange) -> str:
+    return f"{exchange.method} {_short(redaction.redact_url(exchange.url))} -> {exchange.status}"
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -293,8 +318,9 @@ class HygieneWatch:
         for exchange in pending:
             if not self.watches(exchange):
                 continue
-            judged = judge(exchange)
-            where = f"{exchange.method} {_short(redaction.redact_url(exchange.url))} -> {exchange.status}"
+            answer = Answer(exchange)
+            judged = judge(answer)
+            where = ""
             with self._lock:
                 self.checked += 1
                 for rule, problems in judged:
@@ -302,7 +328,8 @@ class HygieneWatch:
                     tally.checked += 1
                     if not problems:
                         continue
-                    defect = rule.defect(exchange)
+                    where = where or _where(exchange)
+                    defect = rule.defect(answer)
                     finding = Finding(where, tuple(problems), rule.id, defect)
                     tally.violations += 1
                     if defect:
@@ -426,6 +453,10 @@ def rate_limit_reason(settings: Any, target: Any, capabilities: Mapping[str, str
     if capabilities.get("tls_front"):
         return "the target has no TLS front, where the auth rate limit lives (Part B)"
     return None
+
+
+def _where(exchange: Exchange) -> str:
+    return f"{exchange.method} {_short(redaction.redact_url(exchange.url))} -> {exchange.status}"
 
 
 def _short(text: str, limit: int = 200) -> str:

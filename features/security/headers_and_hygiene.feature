@@ -19,19 +19,23 @@ Feature: Every answer is hardened, and error answers reveal nothing of the serve
   Sources: the contract's layout, auth and error sections; RFC 6749 (5.1, 5.2), RFC 6750 (3),
   RFC 9110 (Retry-After), OWASP API8:2023 (security misconfiguration), ASVS 5.0 V3/V16.
 
-  @critical @contract.A2 @contract.A11 @allure.issue:D9
+  @contract.A2 @contract.A11 @allure.issue:D9
   Scenario Outline: Every refusal of a missing or bad token says how to authenticate: <refusal>
     Given Dana has an account
     When someone is refused for <refusal>
     Then the refusal says how to authenticate
     And Dana can still sign in with her password
 
+    @critical
     Examples:
       | refusal                                  |
       | asking who is signed in without a token  |
+      | signing in as Dana with a wrong password |
+
+    Examples:
+      | refusal                                  |
       | presenting a token that is garbage       |
       | presenting a token signed with another key |
-      | signing in as Dana with a wrong password |
       | refreshing with a token never issued     |
 
   @contract.A11 @allure.issue:D9
@@ -39,15 +43,19 @@ Feature: Every answer is hardened, and error answers reveal nothing of the serve
     When newcomers register from the same address until the hourly limit answers
     Then the limit's refusal says when to retry
 
-  @critical @contract.A3 @allure.issue:D28
+  @contract.A3 @allure.issue:D28
   Scenario Outline: Token answers are never cached: <grant>
     Given Dana has signed in
     When a token answer comes back for <grant>
     Then the token answer may not be cached
 
+    @critical
     Examples:
       | grant                          |
       | Dana's sign-in                 |
+
+    Examples:
+      | grant                          |
       | Dana's refresh                 |
       | the suite's service client     |
 
