@@ -445,6 +445,18 @@ def internals_problems(status: int | None, body: Any, text: str) -> list[str]:
     return problems
 
 
+def reveals_nothing_internal() -> Matcher[Any]:
+    """A.11 / D10: an error answer has no traceback, exception text, SQL or file path, and no field such
+    as ``traceback``. (That a 500 is exactly ``internal_server_error`` is the error-shape rule.)"""
+
+    def check(item: Any) -> list[str]:
+        status = _status(item)
+        status = status if isinstance(status, int) and status >= 400 else 400
+        return internals_problems(status, _body(item), _text(item))
+
+    return _Rule("an answer revealing nothing of the server's internals", check)
+
+
 def has_no_leak() -> Matcher[Any]:
     """A.11 server errors / D10: no traceback, exception text, SQL or file path in a body."""
     return _Rule("a body revealing no traceback, exception text, SQL or file path",
@@ -671,5 +683,6 @@ __all__ = [
     "no_store_problems",
     "responds_within",
     "retry_after_problems",
+    "reveals_nothing_internal",
     "submitted_secrets",
 ]

@@ -60,6 +60,7 @@ from support.matchers import (
 )
 from support.matchers import does_not_echo as does_not_echo
 from support.matchers import header_problems as header_problems
+from support.matchers import reveals_nothing_internal as reveals_nothing_internal
 from support.timing import Comparison, compare_samples, sample_interleaved
 
 # ---------------------------------------------------------------------------------------- hygiene
@@ -605,18 +606,6 @@ def refuses_foreign_origin() -> Matcher[Any]:
         return cors_problems(request_headers, getattr(item, "headers", {}) or {})
 
     return _Rule("an answer a foreign origin may not read with credentials", check)
-
-
-def reveals_nothing_internal() -> Matcher[Any]:
-    """A.11 / D10: an error answer has no traceback, exception text, SQL or file path, and no field such
-    as ``traceback``. (That a 500 is exactly ``internal_server_error`` is the error-shape rule.)"""
-
-    def check(item: Any) -> list[str]:
-        status = getattr(item, "status", 0)
-        return internals_problems(status if status >= 400 else 400, getattr(item, "body", None),
-                                  getattr(item, "text", "") or "")
-
-    return _Rule("an answer revealing nothing of the server's internals", check)
 
 
 # ---------------------------------------------------------------------------------------- one-time tokens
