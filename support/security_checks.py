@@ -36,7 +36,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from hamcrest.core.matcher import Matcher
@@ -295,6 +295,7 @@ class HygieneWatch:
     scenario: str = ""
     exempt: bool = False
     _pending: list[Exchange] = field(default_factory=list, repr=False)
+    MAX_FINDINGS: ClassVar[int] = 200
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _subscribed: bool = False
 
@@ -340,8 +341,8 @@ class HygieneWatch:
                     if scenario and scenario not in tally.scenarios:
                         tally.scenarios.append(scenario)
                     new.append(finding)
-        with self._lock:
-            self.findings.extend(new)
+        with self._lock:  # kept for drain() (diagnostics); bounded, the tallies hold the counts
+            self.findings.extend(new[: max(0, self.MAX_FINDINGS - len(self.findings))])
         return new
 
     def scenario_started(self, title: str, *, exempt: bool = False) -> None:
