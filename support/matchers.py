@@ -385,7 +385,9 @@ def echo_problems(body: Any, text: str, submitted: Iterable[str] = ()) -> list[s
     problems = []
     details = body.get("details", body.get("detail")) if isinstance(body, Mapping) else None
     if isinstance(details, list):
-        keys = sorted({k for d in details if isinstance(d, Mapping) for k in ("input", "ctx") if k in d})
+        # "input": null (a field that was not sent) gives nothing back; a value or a ctx does
+        keys = sorted({k for d in details if isinstance(d, Mapping) for k in ("input", "ctx")
+                       if d.get(k) not in (None, "", {}, [])})
         if keys:
             problems.append(f"a validation detail carries {keys} (the submitted value is echoed)")
     echoed = sum(1 for value in dict.fromkeys(submitted) if value and str(value) in (text or ""))

@@ -173,6 +173,9 @@ def test_does_not_echo_finds_the_request_secrets_by_itself() -> None:
     ctx = answer(422, {**body, "details": [{**body["details"][0], "ctx": {"error": "x"}}]})
     assert "ctx" in mismatch(does_not_echo(), ctx)
     assert_that(answer(422, body), does_not_echo("onlylowercase1a2b"))
+    missing = {**body, "details": [{"type": "missing", "loc": ["query", "current_user"], "msg": "Field required",
+                                    "input": None}]}
+    assert_that(answer(422, missing), does_not_echo())  # nothing was sent, nothing is given back
     assert submitted_secrets("username=dana&password=Form-Pa55word") == ["Form-Pa55word"]
     assert submitted_secrets('{"client_secret": "cs-123456", "name": "x"}') == ["cs-123456"]
     assert submitted_secrets(None) == [] and submitted_secrets({"password": "abc"}) == []
