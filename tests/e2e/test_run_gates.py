@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.e2e.conftest import RunningReference, run_behave
@@ -63,6 +64,7 @@ def _inventory(ref: RunningReference) -> tuple[set[str], set[str], set[str]]:
     return users, {c["client_id"] for c in clients["clients"]}, {r["name"] for r in role_list}
 
 
+@pytest.mark.timeout(1000)  # the whole suite: its own bound is run_behave's 900 s, not the 300 s default
 def test_a_full_run_leaves_the_target_as_it_found_it(tmp_path: Path, reference_server: RunningReference) -> None:
     before = _inventory(reference_server)
     run = run_behave([], tmp_path, env=reference_server.env(), timeout=900)
