@@ -24,7 +24,7 @@ from hamcrest import (
 )
 
 from support import flows
-from support.identities import Identity, require
+from support.identities import Identity, ProtectedAccountError, require
 from support.matchers import (
     has_status,
     is_bearer_refusal,
@@ -176,6 +176,9 @@ def given_person_signed_in_on_two_devices(context: Any, who: str, their: str, fi
 def when_person_signs_out_on_device(context: Any, who: str, their: str, device: str) -> None:
     book = flows.notebook(context)
     client = book.devices[device]
+    if getattr(flows.person(context, who).identity, "configured", False):
+        raise ProtectedAccountError(f"refusing to sign out {who}: a logout ends every session of a "
+                                    "configured account (contract D.3)")
     book.remember_previous(device, client)
     context.response = client.sign_out()
     assert_that(context.response, has_status(200))
