@@ -32,10 +32,11 @@ from support.client import ApiResponse, PermisoClient
 from support.identities import Identity, generate_password
 from support.matchers import _Rule, has_status, is_bearer_refusal, is_oauth_error
 
-#: the role a person holds so that "stripped of its role" can take it away (seeded by every Permiso)
-ROLE = "trader"
-#: a permission that only the role gives (the user role gives read/write:profile)
-ROLE_SCOPE = "read:trades"
+#: the role a person holds so that "stripped of its role" can take it away: a default role every Permiso
+#: seeds, and one the release lets the suite find (its id is read from an account that holds it)
+ROLE = "user"
+#: a permission that only the role gives (a throwaway account without roles has no scope at all)
+ROLE_SCOPE = "read:profile"
 
 STATES = ("left active", "disabled", "locked", "deleted", "given a new password", "stripped of its role")
 PATHS = ("signing in with her password", "using the access token she had", "refreshing with the refresh token "

@@ -146,9 +146,12 @@ class PreconditionRefused(AssertionError):
 
 def could_not_prepare(answer: Any, what: str = "") -> PreconditionRefused:
     """The exception a Given step raises when a setup call was refused: ``raise could_not_prepare(r)``."""
+    from support.redaction import redact_text, redact_url
+
     method, path = _path_of(answer)
     status = int(getattr(answer, "status", 0) or 0)
-    return PreconditionRefused(method, path, status, refusal_reason(getattr(answer, "body", None)), what=what)
+    reason = redact_text(refusal_reason(getattr(answer, "body", None)))
+    return PreconditionRefused(method, redact_url(path), status, reason, what=redact_text(what))
 
 
 def require_prepared(answer: Any, *ok: int, what: str = "") -> Any:

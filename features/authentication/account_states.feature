@@ -31,7 +31,6 @@ Feature: What an account may still do depends on its state, whichever way it kno
       | disabled | signing in with her password                | refused as a disabled account |
       | disabled | using the access token she had              | refused as not signed in      |
       | disabled | refreshing with the refresh token she had   | refused as invalid_grant      |
-      | disabled | having that access token introspected       | reported inactive             |
       | disabled | listing her sessions with that access token | refused as not signed in      |
 
     @allure.issue:D2
@@ -40,7 +39,6 @@ Feature: What an account may still do depends on its state, whichever way it kno
       | locked | signing in with her password                | refused as a locked account |
       | locked | using the access token she had              | refused as not signed in    |
       | locked | refreshing with the refresh token she had   | refused as invalid_grant    |
-      | locked | having that access token introspected       | reported inactive           |
       | locked | listing her sessions with that access token | refused as not signed in    |
 
     Examples: a deleted account
@@ -48,8 +46,14 @@ Feature: What an account may still do depends on its state, whichever way it kno
       | deleted | signing in with her password                | refused as invalid_grant |
       | deleted | using the access token she had              | refused as not signed in |
       | deleted | refreshing with the refresh token she had   | refused as invalid_grant |
-      | deleted | having that access token introspected       | reported inactive        |
       | deleted | listing her sessions with that access token | refused as not signed in |
+
+    @allure.issue:D8
+    Examples: the token of a closed account, introspected
+      | state    | path                                  | outcome           |
+      | disabled | having that access token introspected | reported inactive |
+      | locked   | having that access token introspected | reported inactive |
+      | deleted  | having that access token introspected | reported inactive |
 
     Examples: an account given a new password (she still tries the old one)
       | state                | path                                        | outcome                  |

@@ -104,3 +104,23 @@ def test_messages_are_redacted() -> None:
     token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
     cause = attribute_failure("F › S", [], Status.failed, [step(Status.failed, AssertionError(f"got {token}"))])
     assert cause is not None and token not in cause.message
+
+
+def test_a_refusal_read_from_an_answer_names_the_call_and_masks_secrets() -> None:
+    from datetime import UTC, datetime
+
+    from requests.structures import CaseInsensitiveDict
+
+    from support.causes import could_not_prepare
+    from support.client import ApiResponse, Exchange
+
+    body = {"error": "validation_error", "error_description": "Request validation failed",
+            "details": [{"type": "missing", "loc": ["query", "current_user"], "msg": "Field required"}]}
+    exchange = Exchange("POST", "https://permiso.example.com/api/v1/roles/?token=eyJhbGciOiJIUzI1NiJ9.e30.x",
+                        422, {}, None, {}, "", 1.0, datetime.now(UTC))
+    refused = could_not_prepare(ApiResponse(422, CaseInsensitiveDict(), body, "", 1.0, exchange), "create a role")
+    assert str(refused) == ("could not prepare (create a role): POST /api/v1/roles/ answered 422 "
+                            "(query.current_user missing)")
+    assert refused.defect == "D1"
+    leaky = {"error": "invalid_grant", "error_description": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig was refused"}
+    assert "eyJ" not in str(could_not_prepare(ApiResponse(401, CaseInsensitiveDict(), leaky, "", 1.0, exchange)))
