@@ -460,8 +460,8 @@ def account_pool(settings: Settings, size: int, *, embedded: bool,
                 pool.cleanup_problem = redaction.redact_text(" ".join(str(exc).split()))[:500]
                 echo(f"Account pool cleanup problem: {pool.cleanup_problem}")
             finally:
-                with contextlib.suppress(Exception):
-                    admin.sign_out()
+                with contextlib.suppress(Exception):  # never a logout: it would end every admin session
+                    admin.revoke_own_tokens()
                 admin.close()
 
 
