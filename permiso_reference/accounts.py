@@ -6,6 +6,8 @@ apply exactly the same rules; a drift there would be a contract bug.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -88,6 +90,31 @@ def check_text(value: str | None, limit: int = MAX_TEXT) -> str | None:
 def client_ip(request: Request) -> str:
     """The peer address (forwarding headers are not trusted: anyone could send them)."""
     return request.client.host if request.client else "unknown"
+
+
+def address_allowed(address: str, allowed_ips: Any) -> bool:
+    """True when ``address`` may use a client whose allow-list is ``allowed_ips`` (D24 when ignored).
+
+    ``allowed_ips`` is the stored column: None, or JSON text / a list of addresses and CIDR networks.
+    No allow-list, or an empty one, allows every address. An IPv4 address seen as IPv4-mapped IPv6
+    (``::ffff:127.0.0.1``, a dual-stack listener) counts as the IPv4 address.
+    """
+    entries = json.loads(allowed_ips) if isinstance(allowed_ips, str) else allowed_ips
+    if not entries:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False  # "unknown" or garbage: not provably inside any network
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for entry in entries:
+        try:
+            if ip in ipaddress.ip_network(str(entry), strict=False):
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
 
 
 def find_user_for_login(db: Database, identifier: str) -> dict[str, Any] | None:

@@ -74,6 +74,31 @@ class AuthRateLimitMiddleware:
         await self.app(scope, receive, send)
 
 
+#: Where FastAPI publishes the API's own description; a production deployment serves none of them (D17).
+DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+class DocsGateMiddleware:
+    """In production the API description is not public: its addresses answer the ordinary 404.
+
+    A security reviewer's reading of D17 (the contract only says ``/openapi.json`` exists, which holds
+    for every non-production environment). The ``docs_public_in_production`` fault serves them anyway.
+    Sits inside ``SecurityHeadersMiddleware``, so the 404 carries the security headers like any answer.
+    """
+
+    def __init__(self, app: ASGIApp, fastapi_app: FastAPI) -> None:
+        self.app = app
+        self.state = fastapi_app.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["path"] in DOCS_PATHS
+                and self.state.settings.environment == "production"
+                and "docs_public_in_production" not in self.state.faults):
+            await JSONResponse({"detail": "Not Found"}, status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: ReferenceSettings | None = None) -> FastAPI:
     """Build the reference app (database created and bootstrapped immediately)."""
     settings = apply_profile(settings or ReferenceSettings())
@@ -100,6 +125,7 @@ def create_app(settings: ReferenceSettings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.add_middleware(ReleaseGuardMiddleware, fastapi_app=app)  # innermost: D1/D13 of the release
+    app.add_middleware(DocsGateMiddleware, fastapi_app=app)  # D17: no API description in production
     app.add_middleware(AuthRateLimitMiddleware, fastapi_app=app)
     app.add_middleware(SecurityHeadersMiddleware, fastapi_app=app)
 

@@ -35,7 +35,7 @@ FAULTS: dict[str, str] = {
     'logout_not_revoking': 'logout does not revoke the presented access token',
     'logout_keeps_refresh': "logout does not revoke the user's refresh tokens",
     'revoke_noop': '`/auth/revoke` answers 200 but revokes nothing',
-    'revoked_introspect_active': 'introspection reports revoked tokens as active (D8)',
+    'revoked_introspect_active': 'introspection reports revoked tokens as active: the revocation check is skipped, the other liveness checks stay (D8)',  # noqa: E501
     'lockout_never': 'the account is never locked',
     'locked_can_sign_in': 'a locked account signs in with the right password',
     'lock_never_expires': 'the lock is never lifted after the window (D2)',
@@ -102,6 +102,11 @@ FAULTS: dict[str, str] = {
     'refresh_form_500': 'a refresh sent as a form answers 500 "Object of type bytes is not JSON serializable" without security headers (D33)',  # noqa: E501
     'redirect_no_permissions_policy': 'the plain-HTTP 301 redirect lacks `Permissions-Policy` (D32)',
     'rate_limit_503_bare': 'the auth limiter\'s 503 page carries only HSTS, none of the other security headers (F1)',
+    'docs_public_in_production': 'the API description (`/openapi.json`, `/docs`, `/redoc`) is served although the environment is production (D17)',  # noqa: E501
+    'allow_list_not_enforced': 'a service client with an IP allow-list gets tokens from any address (D24)',
+    'whoami_last_signed_in': '`/users/me` and `/users/profile` answer the account that signed in last on the server, not the token\'s owner',  # noqa: E501
+    'sessions_list_everyone': 'the session list answers every user\'s active sessions, not only the caller\'s',
+    'introspect_ignores_account': 'introspection reports tokens of disabled, locked or deleted accounts (and disabled clients) as active (D8)',  # noqa: E501
 }
 
 #: Acceptable variants: behaviours of the release that Part A/D allow. Same switch as a fault, but the

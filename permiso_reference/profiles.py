@@ -58,6 +58,7 @@ RELEASE_1_0_FAULTS: frozenset[str] = frozenset({
     "exp_not_required",                 # D31
     "audience_not_checked",             # D6
     "revoked_introspect_active",        # D8
+    "introspect_ignores_account",       # D8
     "logout_ends_all_sessions",         # D.3
     "session_user_id_integer",          # D18
     "end_all_includes_current",         # D18
@@ -73,10 +74,12 @@ RELEASE_1_0_FAULTS: frozenset[str] = frozenset({
     "refresh_form_500",                 # D33
     "bad_token_500_empty",              # D11
     "mass_assignment",                  # D15
+    "allow_list_not_enforced",          # D24
     "enumeration_timing",               # D29
     # D.5 front and deployment (what one process has of it)
     "redirect_no_permissions_policy",   # D32
     "rate_limit_503_bare",              # F1
+    "docs_public_in_production",        # D17 (with the profile's environment "production")
 })
 
 #: Acceptable variants the release shows (Part A.3, D.3, D.4).
@@ -95,6 +98,8 @@ PROFILES: dict[str, Profile] = {
         f"the current Permiso release as observed on the wire (Part D): {len(RELEASE_1_0_FAULTS)} faults "
         f"and {len(RELEASE_1_0_VARIANTS)} acceptable variants",
         RELEASE_1_0_FAULTS | RELEASE_1_0_VARIANTS,
+        # The release runs as a production deployment (its /health says so): D17 is about exactly that.
+        MappingProxyType({"environment": "production"}),
     ),
 }
 
@@ -107,7 +112,6 @@ NOT_REPRODUCED: dict[str, str] = {
     "D.5 4 workers / D19 shared bucket": "one process, one loopback address: every client already shares "
                                          "the registration bucket",
     "D26 bootstrap password rule": "the suite hands its configured administrator to the embedded server",
-    "D17 /openapi.json, /docs": "already served by the reference (the contract says /openapi.json exists)",
 }
 
 

@@ -36,8 +36,21 @@ def probe_capabilities(settings: Settings, target: Target, admin: PermisoClient)
         f"({settings.permiso_max_expiry_wait_seconds:.0f} s)"
     )
     caps["embedded"] = None if target.embedded else "only the embedded reference server offers this"
+    caps["production"] = production_reason(target.environment)
     caps["docker"] = docker_reason(settings)
     return caps
+
+
+def production_reason(environment: str | None) -> str | None:
+    """None when the deployment's health report says it runs as production, else why not.
+
+    Rules only a production deployment must keep (no public API description) are judged on it alone.
+    """
+    if not environment:
+        return "the deployment's health report names no environment, so it is not known to run as production"
+    if environment.strip().lower() == "production":
+        return None
+    return f"the deployment says it runs as '{environment}', not production"
 
 
 def docker_reason(settings: Settings) -> str | None:

@@ -101,6 +101,8 @@ def free_port() -> int:
 #: Share of the embedded server's auth rate limit the suite's own sign-ins use (headroom for the burst
 #: the flood scenarios leave behind and for clock jitter), as behind the front.
 EMBEDDED_PACING_SHARE = 0.8
+#: The environment the embedded server announces in `/health`: it plays a production deployment.
+EMBEDDED_ENVIRONMENT = "production"
 #: Sign-in pace against an embedded server without a limiter: nothing to stay under, so effectively unpaced.
 UNLIMITED_AUTH_RATE = 50.0
 
@@ -149,6 +151,9 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
         "--db", str(Path(workdir.name) / "permiso.db"),
         "--lockout-threshold", str(settings.permiso_lockout_threshold),
         "--lockout-seconds", str(EMBEDDED_LOCKOUT_SECONDS),
+        # It stands in for a production deployment: what a production deployment must not show (the
+        # API description, D17) is checked here too (capability `production`).
+        "--environment", EMBEDDED_ENVIRONMENT,
         # "=" form: a configured name may start with "-", which argparse would take for an option.
         f"--admin-username={settings.test_admin_username}",
         f"--admin-email={settings.test_admin_email}",

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from permiso_reference.accounts import (
+    address_allowed,
     client_ip,
     create_session,
     end_sessions,
@@ -223,6 +224,12 @@ def service_token(request: Request, client_id: Annotated[str, Form()],
     if not ok:
         _record(request, "client_auth_failed", "medium", "Wrong client secret", client_id=client_id)
         raise oauth_error(401, "invalid_client", "Invalid client credentials")
+    # The allow-list (A.8 allowed_ips) is enforced before anything else is told: a caller from outside
+    # it gets exactly a wrong secret's answer, so neither the list nor the secret's validity leaks (D24).
+    if not address_allowed(client_ip(request), client["allowed_ips"]) and not fault(request, "allow_list_not_enforced"):
+        _record(request, "client_auth_failed", "medium", "Service client used from an address outside its "
+                "allow-list", client_id=client_id)
+        raise oauth_error(401, "invalid_client", "Invalid client credentials")
     if not client["is_active"] and not fault(request, "client_disabled_allowed"):
         raise oauth_error(403, "client_disabled", "Service client is disabled")
     owned = db.client_scope_names(client["id"])
@@ -308,7 +315,10 @@ def _token_live(request: Request, claims: dict[str, Any]) -> bool:
     """Beyond the JWT checks: the token's subject and session must still be good."""
     state = request.app.state
     db: Database = state.db
+    ignore_account = fault(request, "introspect_ignores_account")  # D8 family: the account is not read
     if claims.get("type") == "service":
+        if ignore_account:
+            return True
         client = db.one("SELECT is_active FROM service_clients WHERE client_id = ?", (claims["sub"],))
         return client is not None and bool(client["is_active"])
     if claims.get("type") not in ("access", "refresh"):
@@ -318,8 +328,11 @@ def _token_live(request: Request, claims: dict[str, Any]) -> bool:
         return False
     if claims.get("type") == "refresh":
         row = db.one("SELECT used_at, revoked_at FROM refresh_tokens WHERE jti = ?", (claims["jti"],))
-        if row is None or row["used_at"] or row["revoked_at"]:
+        revoked = row is not None and row["revoked_at"] and not fault(request, "revoked_introspect_active")
+        if row is None or row["used_at"] or revoked:
             return False
+    if ignore_account:
+        return True
     user = db.one("SELECT * FROM users WHERE id = ?", (claims["sub"],))
     return user is not None and bool(user["is_active"]) and not is_locked(state, user)
 
@@ -329,12 +342,12 @@ def introspect(request: Request, body: TokenRef,
                _: Annotated[Principal, Depends(require_bearer_any_type)]) -> JSONResponse:
     """RFC 7662-style introspection; revoked, expired or invalid tokens are inactive."""
     state = request.app.state
-    revoked_ok = fault(request, "revoked_introspect_active")
+    revoked_ok = fault(request, "revoked_introspect_active")  # D8: only the revocation check is skipped
     try:
         claims = decode(state, body.token, bearer=False, check_revocation=not revoked_ok)
     except TokenError:
         return JSONResponse(INACTIVE)
-    if not revoked_ok and not _token_live(request, claims):
+    if not _token_live(request, claims):
         return JSONResponse(INACTIVE)
     scopes = claims.get("scopes")
     return JSONResponse({

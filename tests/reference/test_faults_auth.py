@@ -202,6 +202,11 @@ def _revoked_introspect_active(api: Api, faulty: bool) -> None:
     assert_unauthorized(api.me(token))
     body = api.introspect(token, as_token=api.admin).json()
     assert body["active"] is faulty, body
+    # only the revocation check is skipped: a disabled account's token stays inactive under the fault
+    other = api.create_user()
+    other_token = api.user_token(other)["access_token"]
+    assert_status(api.put(f"/users/{other.id}", json={"is_active": False}, token=api.admin), 200)
+    assert api.introspect(other_token, as_token=api.admin).json()["active"] is False
 
 
 # --------------------------------------------------------------------------- lockout

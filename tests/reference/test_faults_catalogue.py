@@ -18,6 +18,7 @@ import httpx
 import pytest
 import test_faults_access
 import test_faults_auth
+import test_faults_coverage
 import test_faults_data
 import test_faults_http
 import test_faults_release
@@ -38,7 +39,8 @@ def table_faults() -> set[str]:
 def probed_faults() -> set[str]:
     """Faults that have a probe."""
     names: set[str] = set()
-    for module in (test_faults_auth, test_faults_access, test_faults_data, test_faults_http, test_faults_release):
+    for module in (test_faults_auth, test_faults_access, test_faults_coverage, test_faults_data, test_faults_http,
+                   test_faults_release):
         overlap = names & set(module.PROBES)
         assert not overlap, overlap
         names |= set(module.PROBES)
