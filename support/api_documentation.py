@@ -45,7 +45,7 @@ def description_traces(answer: Any) -> list[str]:
     found = []
     body = getattr(answer, "body", None)
     if isinstance(body, Mapping) and ("openapi" in body or "swagger" in body or "paths" in body):
-        found.append("the answer is an API description document")
+        return ["the answer is an API description document"]
     text = str(getattr(answer, "text", "") or "").lower()
     for marker in MARKERS:
         if marker in text:
