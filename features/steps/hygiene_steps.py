@@ -197,6 +197,8 @@ def then_answer_names_no_software(context: Any) -> None:
 
 @then("the answer has the contract's error shape")
 def then_answer_has_error_shape(context: Any) -> None:
+    status = context.response.status
+    assert status >= 400, f"the answer was not an error (status {status}): there is no error shape to judge"
     assert_that(context.response, has_a11_error_shape())
 
 
