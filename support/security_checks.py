@@ -277,8 +277,9 @@ class RuleTally:
 
     @property
     def defect(self) -> str | None:
-        """The defect most of the violations show (by where they were seen), or None."""
-        return self.defects.most_common(1)[0][0] if self.defects else None
+        """The defect most of the violations show (by where they were seen), or None when most of them
+        name no Part C defect."""
+        return (self.defects.most_common(1)[0][0] or None) if self.defects else None
 
 
 @dataclass
@@ -334,8 +335,7 @@ class HygieneWatch:
                     defect = rule.defect(answer)
                     finding = Finding(where, tuple(problems), rule.id, defect)
                     tally.violations += 1
-                    if defect:
-                        tally.defects[defect] += 1
+                    tally.defects[defect or ""] += 1
                     if len(tally.examples) < RuleTally.MAX_EXAMPLES:
                         tally.examples.append(finding)
                     if scenario and scenario not in tally.scenarios:
@@ -389,6 +389,7 @@ class HygieneWatch:
         with self._lock:
             return [{"id": t.rule.id, "rule": t.rule.text, "clause": t.rule.clause, "tag": t.rule.tag,
                      "defect": t.defect, "defects": list(t.rule.defects), "severity": t.rule.severity,
+                     "seen": {(d or "none"): n for d, n in t.defects.most_common()},
                      "checked": t.checked, "violations": t.violations,
                      "examples": [f.as_example() for f in t.examples], "scenarios": list(t.scenarios)}
                     for t in self.tallies.values()]

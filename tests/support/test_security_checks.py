@@ -367,3 +367,14 @@ def test_refused_as_invalid_token_needs_400_invalid_token_only() -> None:
     assert not sc.does_not_echo("forged-token").matches(echoed)
     other = response(400, body={"error": "invalid_request", "error_description": "no"})
     assert not sc.refused_as_invalid_token().matches(other)
+
+
+def test_a_rule_names_the_defect_most_of_its_violations_show(watch: sc.HygieneWatch) -> None:
+    app = {k: v for k, v in GOOD_HEADERS.items() if k != "X-Frame-Options"}  # a JSON answer of the app
+    for _ in range(3):
+        watch(exchange(headers=app))
+    watch(exchange(301, headers=app, url="http://127.0.0.1:8080/health"))
+    sc.after_step(context(), step())
+    tally = watch.tallies["security_headers"]
+    assert tally.violations == 4 and tally.defect is None, "most were no Part C defect"
+    assert tally.defects["D32"] == 1
