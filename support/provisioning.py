@@ -37,6 +37,7 @@ def probe_capabilities(settings: Settings, target: Target, admin: PermisoClient)
     )
     caps["embedded"] = None if target.embedded else "only the embedded reference server offers this"
     caps["production"] = production_reason(target.environment)
+    caps["registration"] = registration_reason(settings, target)
     caps["docker"] = docker_reason(settings)
     return caps
 
@@ -51,6 +52,19 @@ def production_reason(environment: str | None) -> str | None:
     if environment.strip().lower() == "production":
         return None
     return f"the deployment says it runs as '{environment}', not production"
+
+
+def registration_reason(settings: Settings, target: Target) -> str | None:
+    """None when scenarios may register accounts themselves, else why not.
+
+    Self-registration is limited to 3 per hour per client address, and behind the front every client
+    shares one address (D19): a run that registers blocks real sign-ups for up to an hour. So against a
+    deployment it needs the operator's consent; the embedded server is the suite's own.
+    """
+    if target.embedded or settings.permiso_allow_registration:
+        return None
+    return ("registering spends the hourly sign-up budget real newcomers share on this deployment; "
+            "PERMISO_ALLOW_REGISTRATION=true allows it")
 
 
 def docker_reason(settings: Settings) -> str | None:

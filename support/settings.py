@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     permiso_max_expiry_wait_seconds: float = Field(30, ge=0, le=86_400)
     # None: judged from the target (a deployment behind the TLS front is limited, Part B); true/false wins.
     permiso_auth_rate_limited: bool | None = None
+    # Registration spends a budget shared with real sign-ups (3 per hour per address; behind the front
+    # every client shares one address): against a deployment it runs only when this is true.
+    permiso_allow_registration: bool = False
+    # Print the settings and every capability at the start (they always go to Allure's environment).
+    permiso_verbose: bool = False
+    # A release gate with @critical scenarios that did not run (a missing capability) is NOT release-ready.
+    permiso_require_complete_gate: bool = False
     permiso_run_id: str = Field(default_factory=_new_run_id)
     docker_host: str | None = None
 

@@ -1,4 +1,4 @@
-@admin
+@admin @needs.registration
 Feature: Newcomers register themselves
   Anyone may register an account: it starts active, not yet verified and without roles, whatever the
   request claims. A password must be 8 to 128 characters with an upper-case letter, a lower-case
