@@ -23,13 +23,11 @@ register_type(
     AllowOutcome=flows.choice_of(*allow_lists.OUTCOMES),
 )
 
-#: The scope every throwaway client of these scenarios owns (seeded by every Permiso).
-SCOPE = "service:api"
-
-
 @given("a throwaway service client allowed to sign in {place:AllowPlace}")
 def given_client_with_allow_list(context: Any, place: str) -> None:
-    flows.notebook(context).service = service_actor(context, "the service client", scopes=(SCOPE,),
+    # No scopes: the rule is about where the client signs in from, and the only preparation the target
+    # can refuse is then the creation of the client itself (named as such in a refused precondition).
+    flows.notebook(context).service = service_actor(context, "the service client",
                                                     **allow_lists.client_fields(place))
 
 
