@@ -38,6 +38,8 @@ import allure
 import allure_commons
 from allure_commons.model2 import Label, Parameter
 
+from support.causes import DEFECTS
+
 __all__ = [
     "DOMAIN_EPICS",
     "DOMAIN_TAGS",
@@ -405,11 +407,18 @@ class RunSummary:
             kind = r.cause_kind or "scenario"
             cause = r.cause or r.title
             error = r.status == ERROR or r.error_note is not None
+            # Refusals that show one known defect are one cause, however many setup calls it refused
+            # (D1 refuses roles, scopes and service clients alike): the calls are listed under it.
+            grouped = kind == "precondition" and r.defect is not None
+            if grouped:
+                cause = f"could not prepare: the target refused setup calls ({r.defect}: {DEFECTS.get(r.defect, '')})"
             entry = groups.setdefault((kind, cause, error), {
                 "cause": cause, "kind": kind, "defect": r.defect,
                 "rule": r.rule if (r.rule or r.defect) else r.title,
-                "scenarios": [], "error": error, "known_defect": True, "notes": [],
+                "scenarios": [], "error": error, "known_defect": True, "notes": [], "calls": [],
             })
+            if grouped and r.cause and r.cause not in entry["calls"]:
+                entry["calls"].append(r.cause)
             entry["scenarios"].append(r.title)
             entry["known_defect"] = entry["known_defect"] and r.known_defect
             if r.error_note and r.error_note not in entry["notes"]:
@@ -443,6 +452,10 @@ class RunSummary:
             notes = f" ({_md('; '.join(entry['notes']))})"
         else:
             notes = " (error)" if entry.get("error") else ""
+        calls = [c.removeprefix("could not prepare: ") for c in entry.get("calls", ())]
+        if calls:
+            more = f"; +{len(calls) - 3} more" if len(calls) > 3 else ""
+            notes += f" (refused: {_md('; '.join(calls[:3]))}{more})"
         known = " (known defect)" if entry.get("known_defect") else ""
         plural = "s" if n != 1 else ""
         first = f"; first: {_md(entry['first'])}" if entry["first"] != entry["cause"] else ""

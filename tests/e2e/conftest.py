@@ -115,18 +115,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def start_reference(tmp_path: Path, *extra: str) -> Iterator[RunningReference]:
+def start_reference(tmp_path: Path, *extra: str, tls: bool = True) -> Iterator[RunningReference]:
     """A reference Permiso started on its own (known secret, extra `serve` options), like a deployment
-    the suite did not start; stopped on exit."""
+    the suite did not start; stopped on exit. ``tls=False``: plain HTTP only (no redirect port)."""
     port, http_port = free_port(), free_port()
     secret = "e2e-" + os.urandom(12).hex()
+    front = ["--tls", "--http-port", str(http_port)] if tls else []
     argv = [
         sys.executable, "-c", "import sys; from permiso_reference.cli import main; sys.exit(main())",
-        "serve", "--port", str(port), "--tls", "--http-port", str(http_port),
+        "serve", "--port", str(port), *front,
         "--db", str(tmp_path / "ref.db"), f"--jwt-secret={secret}", "--lockout-seconds", "2", "--quiet", *extra,
     ]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"https://127.0.0.1:{port}"
+    base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     try:
         while True:
@@ -138,7 +139,7 @@ def start_reference(tmp_path: Path, *extra: str) -> Iterator[RunningReference]:
             assert proc.poll() is None, "reference server exited during start"
             assert time.monotonic() < deadline, "reference server did not become healthy"
             time.sleep(0.05)
-        yield RunningReference(base, f"http://127.0.0.1:{http_port}", secret, proc)
+        yield RunningReference(base, f"http://127.0.0.1:{http_port}" if tls else "", secret, proc)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

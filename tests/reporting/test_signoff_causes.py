@@ -55,8 +55,10 @@ def test_markdown_opens_with_causes_sorted_by_how_many_they_affect() -> None:
     causes = page.split("## Causes")[1].split("\n## ")[0].strip().splitlines()
     assert causes[0].startswith("- **rule** [D9] Every 401 refusal says how to authenticate: 32 of 300 answers")
     assert "e.g. GET https://h/api/v1/users/me" in causes[0] and TOKEN not in page
-    assert causes[1] == ("- **precondition** [D1] could not prepare: POST /api/v1/roles/ answered 422 "
-                         "(query.current_user missing): 2 scenarios; first: Roles › An administrator creates a role")
+    # refusals showing one known defect are one cause, with the refused calls listed under it
+    assert causes[1].startswith("- **precondition** [D1] could not prepare: the target refused setup calls (D1: ")
+    assert causes[1].endswith("(refused: POST /api/v1/roles/ answered 422 (query.current_user missing)): "
+                              "2 scenarios; first: Roles › An administrator creates a role")
     assert any(c.startswith("- **scenario** [D9] D9: 401s lose") and "1 scenario; first: Hygiene" in c for c in causes)
     assert "- **scenario** Login › Dana signs in: 1 scenario" in causes
     assert any("Users › Listing users (error: KeyError: 'users')" in c for c in causes)
@@ -166,7 +168,9 @@ def test_rules_and_causes_survive_the_behavex_merge(tmp_path: Path, monkeypatch:
     bearer = next(r for r in merged.rules if r.id == "bearer_challenge")
     assert (bearer.checked, bearer.violations, bearer.defect, len(bearer.examples)) == (310, 36, "D9", 3)
     causes = {c["cause"] for c in merged.causes()}
-    assert "D28: token answers carry no Cache-Control: no-store" in causes and REFUSED.signature in causes
+    assert "D28: token answers carry no Cache-Control: no-store" in causes
+    refused = next(c for c in merged.causes() if c["kind"] == "precondition")
+    assert refused["defect"] == "D1" and refused["calls"] == [REFUSED.signature]
 
 
 def test_merge_rules_keeps_the_first_seen_order() -> None:
