@@ -38,7 +38,7 @@ Feature: Every answer is hardened, and error answers reveal nothing of the serve
       | presenting a token signed with another key |
       | refreshing with a token never issued     |
 
-  @contract.A11 @allure.issue:D9
+  @contract.A11 @allure.issue:D9 @needs.registration
   Scenario: A rate-limited registration says when to retry
     When newcomers register from the same address until the hourly limit answers
     Then the limit's refusal says when to retry
