@@ -80,7 +80,7 @@ Feature: A bad token is refused wherever a token is taken
       | without an expiry  | refreshing the session  | refused as invalid_grant |
       | without an expiry  | revoking a token        | refused as not signed in |
 
-    @needs.signing_key @rfc_strict @minor @allure.issue:D6
+    @needs.signing_key @rfc_strict @minor @known_defect @allure.issue:D6
     Examples: signed with the server's own key for another service
       | defect               | use                     | outcome                  |
       | for another audience | asking who is signed in | refused as not signed in |
