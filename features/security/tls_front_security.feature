@@ -1,4 +1,4 @@
-@security @needs.tls_front
+@security @needs.tls_front @contract.A1 @contract.PartB
 Feature: Credentials and tokens are never accepted over plain HTTP
   The TLS front sends every plain-HTTP request on to HTTPS (see infrastructure/tls_front.feature).
   That alone does not protect a password or a token that was already sent in clear: the API must not
@@ -6,7 +6,7 @@ Feature: Credentials and tokens are never accepted over plain HTTP
   her access token - is answered only by the redirect to the same path over HTTPS, with nothing of
   the API in it, and the redirect itself carries the security headers.
 
-  Sources: contract A.1 and Part B, RFC 6750 section 5.3 (TLS required), OWASP API8:2023.
+  Sources: RFC 6750 section 5.3 (TLS required), OWASP API8:2023.
 
   @critical
   Scenario Outline: <request> sent over plain HTTP is only redirected
@@ -27,4 +27,3 @@ Feature: Credentials and tokens are never accepted over plain HTTP
   Scenario: The plain-HTTP redirect itself carries the security headers
     When a visitor opens the sign-in address over plain HTTP
     Then the answer carries the contract's security headers, without HSTS
-    And the answer names no server software or version
