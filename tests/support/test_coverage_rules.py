@@ -150,3 +150,25 @@ def test_configured_accounts_are_never_touched() -> None:
         disabled_accounts.guess_while_disabled(Guesser(WRONG), dana(configured=True), 5)  # type: ignore[arg-type]
     with pytest.raises(AssertionError, match="configured"):
         disabled_accounts.enable_again(Admin(200), dana(configured=True))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------- embedded target
+def test_the_embedded_target_runs_as_production(clean_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded server stands in for a production deployment: `--environment production`."""
+    import support.target as target
+    from support.settings import Settings
+
+    seen: list[list[str]] = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_popen(argv: list[str], **_: object) -> None:
+        seen.append(list(argv))
+        raise Stop
+
+    monkeypatch.setattr(target.subprocess, "Popen", fake_popen)
+    with pytest.raises(Stop):
+        target.start_embedded(Settings.load())
+    argv = seen[0]
+    assert argv[argv.index("--environment") + 1] == "production"
