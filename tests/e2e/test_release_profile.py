@@ -30,8 +30,8 @@ import pytest
 from tests.e2e.conftest import BehaveRun, run_behave, start_reference
 
 #: Part C defects the release-1.0 profile plays and the suite must name (the issue's list and more)
-EXPECTED_DEFECTS = {"D1", "D2", "D5", "D7", "D8", "D9", "D10", "D11", "D13", "D15", "D18", "D28", "D29",
-                    "D31", "D33", "D34"}
+EXPECTED_DEFECTS = {"D1", "D2", "D3", "D5", "D7", "D8", "D9", "D10", "D11", "D13", "D15", "D17", "D18", "D28",
+                    "D29", "D30", "D31", "D32", "D33", "D34"}
 
 
 @pytest.fixture(scope="module")

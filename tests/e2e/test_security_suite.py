@@ -64,7 +64,7 @@ FAULTS: list[tuple[str, str, str]] = [
     ("missing_www_authenticate", "headers_and_hygiene", "says how to authenticate"),
     ("missing_security_headers", "headers_and_hygiene", "carries the security headers"),
     ("hsts_missing", "headers_and_hygiene", "carries the security headers"),
-    ("server_version_leak", "headers_and_hygiene", "carries the security headers"),
+    ("server_version_leak", "headers_and_hygiene", "names no server software"),
     ("traceback_in_500", "headers_and_hygiene", "reveals nothing of the server's internals"),
     ("validation_echoes_input", "headers_and_hygiene", "not echoed back|echoes neither"),
     ("cors_any_origin", "headers_and_hygiene", "foreign web site"),
