@@ -11,17 +11,17 @@ Feature: Every documented endpoint answers
   is deliberately incomplete (a registration without a password, a bad reset token) proves the
   endpoint exists without creating anything, so it counts as available here.
 
-  Scenario Outline: <endpoint> answers <caller>
-    When <caller> calls <endpoint>
+  Scenario Outline: <function> answers <caller>
+    When <caller> uses <function>
     Then the endpoint answers without "not found" and without a server error
 
     Examples: service root
-      | endpoint    | caller    |
+      | function    | caller    |
       | GET /health | a visitor |
       | GET /       | a visitor |
 
     Examples: authentication
-      | endpoint                 | caller    |
+      | function                 | caller    |
       | POST /auth/token         | a visitor |
       | POST /auth/service-token | a visitor |
       | POST /auth/refresh       | a visitor |
@@ -30,7 +30,7 @@ Feature: Every documented endpoint answers
       | POST /auth/logout        | Dana      |
 
     Examples: users
-      | endpoint                               | caller            |
+      | function                               | caller            |
       | POST /users/register                   | a visitor         |
       | GET /users/                            | the administrator |
       | POST /users/                           | the administrator |
@@ -48,12 +48,12 @@ Feature: Every documented endpoint answers
 
     @allure.issue:D11
     Examples: confirming one-time tokens
-      | endpoint                               | caller            |
+      | function                               | caller            |
       | POST /users/password-reset/confirm     | a visitor         |
       | POST /users/email-verification/confirm | a visitor         |
 
     Examples: roles, scopes and permissions
-      | endpoint                              | caller            |
+      | function                              | caller            |
       | GET /roles/                           | the administrator |
       | POST /roles/                          | the administrator |
       | GET /roles/stats                      | the administrator |
@@ -67,7 +67,7 @@ Feature: Every documented endpoint answers
 
     @allure.issue:D1
     Examples: roles and scopes, changed on throwaways
-      | endpoint                              | caller            |
+      | function                              | caller            |
       | PUT /roles/{role_id}                  | the administrator |
       | PUT /roles/{role_id}/scopes           | the administrator |
       | DELETE /roles/{role_id}               | the administrator |
@@ -76,7 +76,7 @@ Feature: Every documented endpoint answers
       | DELETE /roles/scopes/{scope_id}       | the administrator |
 
     Examples: service clients
-      | endpoint                                        | caller            |
+      | function                                        | caller            |
       | GET /service-clients/                           | the administrator |
       | POST /service-clients/                          | the administrator |
       | GET /service-clients/stats/overview             | the administrator |
@@ -87,7 +87,7 @@ Feature: Every documented endpoint answers
 
     @allure.issue:D1
     Examples: service clients, changed on throwaways
-      | endpoint                                        | caller            |
+      | function                                        | caller            |
       | PUT /service-clients/{client_id}                | the administrator |
       | DELETE /service-clients/{client_id}             | the administrator |
       | PUT /service-clients/{client_id}/scopes         | the administrator |
@@ -95,7 +95,7 @@ Feature: Every documented endpoint answers
       | POST /service-clients/{client_id}/webhook/test  | the administrator |
 
     Examples: sessions
-      | endpoint                          | caller            |
+      | function                          | caller            |
       | GET /sessions/                    | Dana              |
       | DELETE /sessions/                 | Dana              |
       | GET /sessions/stats               | the administrator |
@@ -104,11 +104,11 @@ Feature: Every documented endpoint answers
 
     @allure.issue:D2
     Examples: renewing a session
-      | endpoint                          | caller            |
+      | function                          | caller            |
       | POST /sessions/{session_id}/renew | Dana              |
 
     Examples: admin console
-      | endpoint                        | caller            |
+      | function                        | caller            |
       | GET /admin/dashboard/stats      | the administrator |
       | GET /admin/system/health        | the administrator |
       | GET /admin/security/events      | the administrator |

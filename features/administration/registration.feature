@@ -1,16 +1,16 @@
-@admin @needs.registration
+@admin @needs.registration @contract.PartB
 Feature: Newcomers register themselves
   Anyone may register an account: it starts active, not yet verified and without roles, whatever the
   request claims. A password must be 8 to 128 characters with an upper-case letter, a lower-case
   letter, a digit and a special character. Usernames and email addresses are unique. Email addresses
   must be deliverable-looking: special-use domains such as .test, .local or .invalid are refused.
 
-  Registration is limited to 3 accounts per hour per client address (contract Part B). These
-  scenarios register at most one account when Permiso behaves; refusals do not count against the
-  limit. When the limit is already spent, a scenario is skipped and says so instead of failing.
-  The last scenario spends the rest of the budget on purpose, so it stays last: it registers until
-  the limit answers (at most one more than the limit), and when the budget was already spent before
-  it started, the limit's first answer is all it can check, and it says so.
+  Registration is limited to 3 accounts per hour per client address. These scenarios register at most
+  one account when Permiso behaves; refusals do not count against the limit. When the limit is already
+  spent, a scenario is skipped and says so instead of failing. The last scenario spends the rest of
+  the budget on purpose, so it stays last: it registers until the limit answers (at most one more than
+  the limit), and when the budget was already spent before it started, the limit's first answer is all
+  it can check, and it says so.
 
   Where the guide differs from the contract: the guide's test addresses end in @permiso.test, which
   the contract refuses; throwaway accounts use @example.com.

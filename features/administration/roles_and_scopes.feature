@@ -12,8 +12,8 @@ Feature: Roles carry scopes, and scopes decide what a person may do
     Given a role granting the scope "admin:sessions"
     And Dana has signed in
     And Dana may not read the session statistics
-    When the administrator gives Dana the new role
-    And Dana signs in again
+    And the administrator has given Dana the new role
+    When Dana signs in again
     Then Dana's new token carries the scope "admin:sessions"
     And Dana may read the session statistics
 
@@ -21,8 +21,8 @@ Feature: Roles carry scopes, and scopes decide what a person may do
     Given Dana holds a role granting the scope "admin:sessions"
     And Dana has signed in
     And Dana may read the session statistics
-    When the administrator takes the role away from Dana
-    And Dana signs in again
+    And the administrator has taken the role away from Dana
+    When Dana signs in again
     Then Dana's new token does not carry the scope "admin:sessions"
     And Dana may not read the session statistics
 
@@ -73,5 +73,5 @@ Feature: Roles carry scopes, and scopes decide what a person may do
   Scenario: An administrator creates a scope and a role with it, and changes the role's scopes
     When the administrator creates a scope for reading reports and a role with it
     Then the role is shown with the scope for reading reports
-    When the administrator replaces the role's scopes with "read:profile"
-    Then the role is shown with exactly the scope "read:profile"
+    And the administrator can replace the role's scopes with "read:profile"
+    And the role is shown with exactly the scope "read:profile"

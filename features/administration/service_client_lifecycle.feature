@@ -27,8 +27,8 @@ Feature: An administrator manages the life of a service client
 
   Scenario: A change of scopes shows in the client's next token
     Given a service client that owns the scope "service:api"
-    When the administrator gives the client the scopes "service:api" and "service:mt5"
-    And the service client asks for a token
+    And the administrator has given the client the scopes "service:api" and "service:mt5"
+    When the service client asks for a token
     Then the service token carries exactly the scopes "service:api" and "service:mt5"
 
   Scenario Outline: A client's rate limits of <per minute> a minute and <per hour> an hour are stored
@@ -44,11 +44,11 @@ Feature: An administrator manages the life of a service client
   @destructive
   Scenario: A disabled client gets no token until it is enabled again
     Given a service client that owns the scope "service:api"
-    When the administrator disables the service client
-    And the service client asks for a token
+    And the administrator has disabled the service client
+    When the service client asks for a token
     Then the request is refused because the client is disabled
-    When the administrator enables the service client again
-    Then the service client can still get a token with its own secret
+    And the administrator can enable the service client again
+    And the service client can still get a token with its own secret
 
   @destructive
   Scenario: A deleted client is gone and gets no token

@@ -4,7 +4,7 @@ Feature: Sessions: each sign-in is a session the person can see, renew and end
   alive longer, and can end one (for example a lost phone) without signing out anywhere else. An
   administrator reads session statistics and removes sessions that have expired or ended.
 
-  Where the contract's known defect D18 differs: sessions must name the person's user id, and ending
+  Where today's Permiso is known to fall short: sessions must name the person's user id, and ending
   a session must stop that session's tokens (decisions.md: sessions gate tokens).
 
   @allure.issue:D18

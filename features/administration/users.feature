@@ -49,8 +49,8 @@ Feature: Administrators manage user accounts; people manage their own profile
     Given Erin has signed in
     When the administrator disables Erin's account
     Then the administrator sees Erin's account as inactive
-    When the administrator enables Erin's account again
-    Then Erin can sign in with her password
+    And the administrator can enable Erin's account again
+    And Erin can sign in with her password
 
   @critical @destructive
   Scenario: A deleted account can neither sign in nor use a token it was given before

@@ -33,8 +33,7 @@ Feature: Signing in
   @critical
   Scenario: A wrong password and an unknown user are refused identically
     Given Dana has an account
-    When Mallory tries to sign in as Dana with a wrong password
-    And Mallory tries to sign in as someone who has no account
+    When Mallory tries a wrong password for Dana and a username nobody has
     Then both attempts are refused as invalid_grant with a Bearer challenge
     And the two refusals cannot be told apart
     And Dana can still sign in with her password
@@ -47,14 +46,14 @@ Feature: Signing in
     Given the configured user has signed in
     When the configured user asks who is signed in
     Then the configured user is shown their own account
-    When the configured user revokes their own access token
-    Then the configured user's old access token is refused with a Bearer challenge
+    And the configured user can revoke their own access token
+    And the configured user's old access token is refused with a Bearer challenge
 
   @destructive
   Scenario: A disabled account cannot sign in, and its tokens stop working
     Given Dana has signed in
     And Dana's access token is accepted
-    When the administrator disables Dana's account
-    And Dana signs in with her password
+    And the administrator has disabled Dana's account
+    When Dana signs in with her password
     Then the sign-in is refused because the account is disabled
     And Dana's old access token is refused with a Bearer challenge

@@ -5,8 +5,8 @@ Feature: Production containers are up and healthy
   in or their tokens stop working, whatever the rest of this specification says. So before a release
   the deployment's containers are checked first, and a problem names the container to look at.
 
-  The containers are the ones listed in PERMISO_CONTAINERS. These checks need access to the container
-  engine of the deployment; without it they are skipped and the report says why.
+  The containers checked are the ones the deployment's settings list. These checks need access to
+  the container engine of the deployment; without it they are skipped and the report says why.
 
   Background:
     Given the deployment's production containers

@@ -1,4 +1,4 @@
-@infrastructure
+@infrastructure @contract.PartB
 Feature: The service and the stores behind it are up
   Before anyone signs in, a release engineer needs to know three things: Permiso answers and says
   it is healthy, its database answers, and its session store (the cache that remembers which
@@ -6,7 +6,7 @@ Feature: The service and the stores behind it are up
 
   Where the guide's expectation differs from the contract: the guide treats "a user can sign in
   and sign out" as proof that the cache works. Signing in works even when the cache is down, so
-  here the proof is that a signed-out token is refused afterwards (contract Part B).
+  here the proof is that a signed-out token is refused afterwards.
 
   @critical
   Scenario: The service says it is healthy, within the health budget

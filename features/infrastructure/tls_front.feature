@@ -1,11 +1,11 @@
-@infrastructure @needs.tls_front
+@infrastructure @needs.tls_front @contract.PartB
 Feature: The service is only reachable over an encrypted connection
   Permiso carries passwords and tokens, so everything goes over HTTPS. The front answers on
   HTTPS; anyone who comes over plain HTTP is sent on permanently to the same address over HTTPS,
   and the API itself never answers over plain HTTP.
 
   Where the guide's expectation differs from the contract: the guide accepts any of 200, 301,
-  302 or 308 on plain HTTP. The contract (Part B) is stricter: plain HTTP answers 301 to
+  302 or 308 on plain HTTP. The contract is stricter: plain HTTP answers 301 to
   https://<same host><same path>. The front drops the port, so the scheme, host and path are
   compared, not the port.
 

@@ -5,8 +5,8 @@ Feature: A profile update cannot grant privileges
   into their own profile update, Permiso either refuses the update (403) or ignores those fields,
   but never applies them. The person's ordinary profile changes keep working.
 
-  Why: mass assignment (OWASP API3:2023, broken object property level authorization) is Permiso's
-  known defect D15: a regular user could grant themselves roles and flip their own flags.
+  Why: mass assignment (OWASP API3:2023, broken object property level authorization) is a known
+  defect of today's Permiso: a regular user could grant themselves roles and flip their own flags.
 
   @allure.issue:D15
   Scenario Outline: Dana cannot give herself <privilege> through her profile

@@ -9,10 +9,10 @@ Feature: Only administrators reach the administrative functions
   when Permiso gains one.
 
   Why: broken function-level authorization is the most common way APIs are abused (OWASP API5:2023),
-  and Permiso's known defect D1 broke exactly these guards. The visitor, Dana and the service client
-  are sent to objects that do not exist: a guard must refuse them before looking anything up, and a
-  broken guard then changes nothing real. The administrator reads what the deployment already has
-  (the seeded roles and scopes, the configured service client) and changes or deletes only
+  and a known defect of today's Permiso broke exactly these guards. The visitor, Dana and the service
+  client are sent to objects that do not exist: a guard must refuse them before looking anything up,
+  and a broken guard then changes nothing real. The administrator reads what the deployment already
+  has (the seeded roles and scopes, the configured service client) and changes or deletes only
   throwaways made for the row; when the deployment refuses to make one, the row says so.
 
   Scenario Outline: Only an administrator may <function>

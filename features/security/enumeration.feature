@@ -1,4 +1,4 @@
-@security
+@security @contract.A3 @contract.A6
 Feature: Sign-in answers do not reveal which accounts exist
   If a failed sign-in for an existing account looks, or takes, any different from one for an account
   that does not exist, an attacker can harvest the list of accounts and then aim password guessing at
@@ -6,7 +6,7 @@ Feature: Sign-in answers do not reveal which accounts exist
   Bearer challenge, and their answer times cannot be told apart by a statistical comparison over many
   samples. Asking for a password reset does not reveal whether an email address is registered either.
 
-  Sources: OWASP ASVS 5.0 V6 (authentication), OWASP API2:2023; contract A.3 and A.6.
+  Sources: OWASP ASVS 5.0 V6 (authentication), OWASP API2:2023.
 
   @critical
   Scenario Outline: A wrong password and an unknown <identifier> get the same answer

@@ -8,7 +8,8 @@ Feature: Forged and misused tokens are refused
   so a refusal can never be an outage in disguise.
 
   Sources: RFC 8725 (JWT best current practices), RFC 6750 (Bearer tokens), OWASP API2:2023 (broken
-  authentication). Part C defects: D5 (refresh tokens as access tokens), D6 (audience never checked).
+  authentication). Today's Permiso is known to accept refresh tokens as access tokens and never to
+  check a token's audience.
 
   @critical
   Scenario Outline: A token forged without the server's key is refused: <forgery>

@@ -1,4 +1,4 @@
-@security
+@security @contract.A3 @contract.A11
 Feature: Token endpoints, revocation and introspection behave like an OAuth server
   Apps talk to Permiso's token endpoints with standard OAuth clients, so a refusal must use the
   standard error codes and shape, a token answer must never be cached on the way, a revoked token
@@ -6,9 +6,9 @@ Feature: Token endpoints, revocation and introspection behave like an OAuth serv
   rather than explained (so revocation cannot be used to test tokens). Malformed requests are the
   caller's fault (4xx) and never echo what was sent.
 
-  Sources: RFC 6749 (sections 5.1 and 5.2), RFC 6750, RFC 7009 (revocation), RFC 7662 (introspection),
-  contract A.3 and A.11. Part C defects: D5, D8 (revoked tokens reported active), D9 (401 without a
-  Bearer challenge).
+  Sources: RFC 6749 (sections 5.1 and 5.2), RFC 6750, RFC 7009 (revocation), RFC 7662 (introspection).
+  Today's Permiso is known to accept refresh tokens where access tokens belong, to report revoked
+  tokens as active, and to refuse a caller who is not signed in without a Bearer challenge.
 
   Scenario Outline: A sign-in request without <missing> is refused as a validation error
     Given Dana has an account

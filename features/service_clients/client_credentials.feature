@@ -26,8 +26,7 @@ Feature: Service clients get tokens with their own credentials
   @critical @allure.issue:D30
   Scenario: A wrong secret and an unknown client are refused identically
     Given a service client that owns the scope "service:api"
-    When Mallory asks for a token as that service client with a wrong secret
-    And Mallory asks for a token as a service client that does not exist
+    When Mallory tries a wrong secret for that service client and a client id nobody has
     Then both attempts are refused as invalid_client with a Bearer challenge
     And the two refusals cannot be told apart
     And the service client can still get a token with its own secret
@@ -44,8 +43,8 @@ Feature: Service clients get tokens with their own credentials
   Scenario: A disabled service client gets no more tokens
     Given a service client that owns the scope "service:api"
     And the service client has a token
-    When the administrator disables the service client
-    And the service client asks for a token
+    And the administrator has disabled the service client
+    When the service client asks for a token
     Then the request is refused because the client is disabled
 
   Scenario: A scope the client does not own is not granted

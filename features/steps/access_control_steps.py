@@ -207,9 +207,9 @@ def then_person_can_still_change_bio(context: Any, who: str, their: str) -> None
 
 
 # ---------------------------------------------------------------------------------------- availability
-@when("{caller:Caller} calls {endpoint:Endpoint}")
-def when_caller_calls_endpoint(context: Any, caller: str, endpoint: str) -> None:
-    context.response = admin_flows.availability_call(context, caller, endpoint)
+@when("{caller:Caller} uses {function:Endpoint}")
+def when_caller_uses_function(context: Any, caller: str, function: str) -> None:
+    context.response = admin_flows.availability_call(context, caller, function)
 
 
 @then('the endpoint answers without "not found" and without a server error')

@@ -148,8 +148,8 @@ def then_administrator_sees_inactive(context: Any, who: str) -> None:
     assert_that(admin_flows.admin_read_user(context, _identity(context, who)), is_user_json(is_active=False))
 
 
-@when("the administrator enables {who:Who}'s account again")
-def when_administrator_enables_account(context: Any, who: str) -> None:
+@then("the administrator can enable {who:Who}'s account again")
+def then_administrator_can_enable_account(context: Any, who: str) -> None:
     identity = _identity(context, who)
     assert_that(ensure_admin(context).update_user(str(identity.id), is_active=True),
                 is_user_json(is_active=True))

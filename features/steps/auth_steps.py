@@ -105,19 +105,28 @@ def then_account_shows_no_password(context: Any, their: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------- refusals
-@when("Mallory tries to sign in as {who:Who} with a wrong password")
-def when_mallory_signs_in_with_wrong_password(context: Any, who: str) -> None:
+def _try_wrong_password(context: Any, who: str) -> None:
     identity = _identity(context, who)
     guess = flows.wrong_password(identity.password)
     answer = flows.attacker(context).client.sign_in(identity.username, guess)
     flows.notebook(context).refusals.append(answer)
 
 
-@when("Mallory tries to sign in as someone who has no account")
-def when_mallory_signs_in_as_nobody(context: Any) -> None:
+def _try_unknown_username(context: Any) -> None:
     answer = flows.attacker(context).client.sign_in(flows.unknown_username(context.settings),
                                                     flows.wrong_password(""))
     flows.notebook(context).refusals.append(answer)
+
+
+@when("Mallory tries to sign in as {who:Who} with a wrong password")
+def when_mallory_signs_in_with_wrong_password(context: Any, who: str) -> None:
+    _try_wrong_password(context, who)
+
+
+@when("Mallory tries a wrong password for {who:Who} and a username nobody has")
+def when_mallory_tries_wrong_password_and_unknown_username(context: Any, who: str) -> None:
+    _try_wrong_password(context, who)
+    _try_unknown_username(context)
 
 
 # ---------------------------------------------------------------------------------------- disabled

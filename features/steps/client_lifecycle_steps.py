@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from behave import then, when
+from behave import given, then, when
 from hamcrest import all_of, assert_that, has_entries
 
 from support import admin_flows, flows
@@ -120,8 +120,8 @@ def then_rotation_refused(context: Any) -> None:
     assert_that(context.response, is_named_error("invalid_secret", 400))
 
 
-@when("the administrator gives the client the scopes {phrase}")
-def when_administrator_sets_client_scopes(context: Any, phrase: str) -> None:
+@given("the administrator has given the client the scopes {phrase}")
+def given_administrator_has_set_client_scopes(context: Any, phrase: str) -> None:
     credentials = _credentials(context)
     ids = [context.identities.scope_id(name) for name in admin_flows.words(phrase)]
     assert_that(context.identities.admin.set_client_scopes(credentials.client_id, ids), has_status(200))
@@ -144,8 +144,8 @@ def then_client_rate_limits_read(context: Any, per_minute: int, per_hour: int) -
     assert_that(admin.client_rate_limit(credentials.client_id), has_status(200))
 
 
-@when("the administrator enables the service client again")
-def when_administrator_enables_client(context: Any) -> None:
+@then("the administrator can enable the service client again")
+def then_administrator_can_enable_client(context: Any) -> None:
     credentials = _credentials(context)
     assert_that(context.identities.admin.update_client(credentials.client_id, is_active=True), has_status(200))
 

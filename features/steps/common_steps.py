@@ -33,6 +33,7 @@ def given_person_has_signed_in(context: Any, who: str) -> None:
     flows.sign_in_and_remember(context, who)
 
 
+@given("{who:Who} has then signed in with {their:Their} password")
 @when("{who:Who} signs in with {their:Their} password")
 def when_person_signs_in_with_password(context: Any, who: str, their: str) -> None:
     someone = flows.person(context, who)
@@ -78,8 +79,8 @@ def given_person_has_signed_out(context: Any, who: str) -> None:
     context.response = require(flows.sign_out(context, someone), 200, what=f"sign {someone.name} out")
 
 
-@when("{who:Who} revokes {their:Their} own access token")
-def when_person_revokes_own_token(context: Any, who: str, their: str) -> None:
+@then("{who:Who} can revoke {their:Their} own access token")
+def then_person_can_revoke_own_token(context: Any, who: str, their: str) -> None:
     someone = flows.person(context, who)
     flows.notebook(context).remember_previous(someone.name, someone.client)
     context.response = someone.client.revoke_own_tokens()

@@ -60,6 +60,7 @@ def given_mallory_has_locked_account(context: Any, who: str) -> None:
                       None if answer.status >= 400 else "not a locked-account refusal: the account is not locked")
 
 
+@given("Mallory has guessed {who:Who}'s password wrongly one time fewer than the lockout threshold")
 @when("Mallory guesses {who:Who}'s password wrongly one time fewer than the lockout threshold")
 def when_mallory_stays_below_threshold(context: Any, who: str) -> None:
     _guess(context, who, context.settings.permiso_lockout_threshold - 1)

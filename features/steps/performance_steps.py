@@ -77,7 +77,7 @@ def _record_budget(context: Any, name: str, p50: float, p95: float, budget: floa
 
 
 # ---------------------------------------------------------------------------------------- budgets
-@when("the {endpoint} endpoint is timed over the configured number of samples")
+@when("the response time of {endpoint} is sampled the configured number of times")
 def when_endpoint_is_timed(context: Any, endpoint: str) -> None:
     entry = perf.endpoint(endpoint)
     callers = _callers(context)

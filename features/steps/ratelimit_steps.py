@@ -68,11 +68,11 @@ def _per_thread_clients(context: Any) -> Any:
     return client
 
 
-@when("Mallory floods {endpoint} with attempts within the test window")
-def when_mallory_floods_endpoint(context: Any, endpoint: str) -> None:
+@when("Mallory floods {target} with attempts within the test window")
+def when_mallory_floods_target(context: Any, target: str) -> None:
     settings = context.settings
     context.burst = security_checks.fire_burst(
-        _attempt_factory(context, endpoint), security_checks.flood_size(settings.rate_limit_test_requests),
+        _attempt_factory(context, target), security_checks.flood_size(settings.rate_limit_test_requests),
         workers=10, window_s=float(settings.rate_limit_test_window), stop_when_limited=True)
 
 

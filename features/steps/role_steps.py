@@ -61,14 +61,14 @@ def _new_role(context: Any) -> Any:
     return role
 
 
-@when("the administrator gives {who:Who} the new role")
-def when_administrator_gives_role(context: Any, who: str) -> None:
+@given("the administrator has given {who:Who} the new role")
+def given_administrator_has_given_role(context: Any, who: str) -> None:
     answer = context.identities.assign_roles(_identity(context, who), [_new_role(context)])
     assert_that(answer, has_status(200))
 
 
-@when("the administrator takes the role away from {who:Who}")
-def when_administrator_takes_role_away(context: Any, who: str) -> None:
+@given("the administrator has taken the role away from {who:Who}")
+def given_administrator_has_taken_role_away(context: Any, who: str) -> None:
     assert_that(context.identities.assign_roles(_identity(context, who), []), has_status(200))
 
 
@@ -196,8 +196,8 @@ def then_role_shown_with_scope(context: Any, word: str) -> None:
                 equal_to([f"read:{admin_flows.unique_resource(context, word)}"]))
 
 
-@when('the administrator replaces the role\'s scopes with "{scope}"')
-def when_administrator_replaces_role_scopes(context: Any, scope: str) -> None:
+@then('the administrator can replace the role\'s scopes with "{scope}"')
+def then_administrator_can_replace_role_scopes(context: Any, scope: str) -> None:
     answer = context.identities.admin.set_role_scopes(_new_role(context).id, [context.identities.scope_id(scope)])
     assert_that(answer, has_status(200))
 

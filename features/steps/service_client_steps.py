@@ -121,19 +121,23 @@ def then_service_token_refused(context: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------- refusals
-@when("Mallory asks for a token as that service client with a wrong secret")
-def when_mallory_uses_wrong_secret(context: Any) -> None:
+def _try_wrong_secret(context: Any) -> None:
     credentials = _credentials(context)
     answer = flows.attacker(context).client.service_sign_in(credentials.client_id,
                                                              flows.wrong_password(credentials.secret))
     flows.notebook(context).refusals.append(answer)
 
 
-@when("Mallory asks for a token as a service client that does not exist")
-def when_mallory_uses_unknown_client(context: Any) -> None:
+def _try_unknown_client(context: Any) -> None:
     unknown = flows.unknown_username(context.settings).replace("_", "-")
     answer = flows.attacker(context).client.service_sign_in(unknown, flows.wrong_password(""))
     flows.notebook(context).refusals.append(answer)
+
+
+@when("Mallory tries a wrong secret for that service client and a client id nobody has")
+def when_mallory_tries_wrong_secret_and_unknown_client(context: Any) -> None:
+    _try_wrong_secret(context)
+    _try_unknown_client(context)
 
 
 @then("the service client can still get a token with its own secret")
@@ -141,8 +145,8 @@ def then_service_client_still_gets_token(context: Any) -> None:
     assert_that(_service(context).sign_in(), is_token_response(refresh=False))
 
 
-@when("the administrator disables the service client")
-def when_administrator_disables_client(context: Any) -> None:
+@given("the administrator has disabled the service client")
+def given_administrator_has_disabled_client(context: Any) -> None:
     credentials = _credentials(context)
     ensure_not_protected(context.settings, client_id=credentials.client_id, action="disable")
     answer = context.identities.admin.update_client(credentials.client_id, is_active=False)

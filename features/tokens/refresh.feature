@@ -9,8 +9,8 @@ Feature: Refreshing a session
 
   Where the guide's expectation differs from the contract: the guide only checks that refreshing
   gives an access token different from the old one. The contract adds rotation (the old refresh
-  token is refused), the refusal of refresh tokens as access tokens and after sign-out (defects D5
-  and D7 of Part C), and that the originally granted scopes are kept.
+  token is refused), the refusal of refresh tokens as access tokens and after sign-out (both known
+  defects of today's Permiso), and that the originally granted scopes are kept.
 
   @critical
   Scenario: Refreshing gives a new pair of tokens, and the new access token works
