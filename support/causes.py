@@ -256,4 +256,14 @@ def attribute_scenario(scenario: Any) -> FailureCause | None:
     status = getattr(scenario, "status", "")
     if _name(status) == "hook_error" or getattr(scenario, "hook_failed", False):
         status = "hook_error"
-    return attribute_failure(title, [str(t) for t in getattr(scenario, "effective_tags", ())], status, list(steps))
+    return attribute_failure(title, ordered_tags(scenario), status, list(steps))
+
+
+def ordered_tags(scenario: Any) -> list[str]:
+    """The scenario's tags, its own (and its Examples row's) first, then its feature's: behave's
+    ``effective_tags`` is a set, so the first ``@allure.issue`` tag of it would change from run to run,
+    and the most specific one must win (a D13 row in a feature about D1)."""
+    own = [str(t) for t in getattr(scenario, "tags", ()) or ()]
+    feature = [str(t) for t in getattr(getattr(scenario, "feature", None), "tags", ()) or ()]
+    rest = sorted(str(t) for t in getattr(scenario, "effective_tags", ()) or ())
+    return list(dict.fromkeys([*own, *feature, *rest]))

@@ -124,3 +124,17 @@ def test_a_refusal_read_from_an_answer_names_the_call_and_masks_secrets() -> Non
     assert refused.defect == "D1"
     leaky = {"error": "invalid_grant", "error_description": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig was refused"}
     assert "eyJ" not in str(could_not_prepare(ApiResponse(401, CaseInsensitiveDict(), leaky, "", 1.0, exchange)))
+
+
+def test_the_scenarios_own_defect_tag_wins_over_its_features() -> None:
+    """behave's effective_tags is a set: attribution must not depend on its order."""
+    from support.causes import ordered_tags
+
+    for _ in range(20):
+        tagged = SimpleNamespace(name="Permiso names its default roles", tags=["allure.issue:D13"],
+                                 feature=SimpleNamespace(name="Roles", tags=["admin", "allure.issue:D1"]),
+                                 status=Status.failed, all_steps=[step(Status.failed, AssertionError("422"))],
+                                 effective_tags={"admin", "allure.issue:D1", "allure.issue:D13"}, hook_failed=False)
+        assert ordered_tags(tagged)[:2] == ["allure.issue:D13", "admin"]
+        cause = attribute_scenario(tagged)
+        assert cause is not None and cause.defect == "D13"
