@@ -265,5 +265,6 @@ def ordered_tags(scenario: Any) -> list[str]:
     and the most specific one must win (a D13 row in a feature about D1)."""
     own = [str(t) for t in getattr(scenario, "tags", ()) or ()]
     feature = [str(t) for t in getattr(getattr(scenario, "feature", None), "tags", ()) or ()]
-    rest = sorted(str(t) for t in getattr(scenario, "effective_tags", ()) or ())
+    effective = getattr(scenario, "effective_tags", ()) or ()
+    rest = [str(t) for t in effective] if isinstance(effective, list | tuple) else sorted(map(str, effective))
     return list(dict.fromkeys([*own, *feature, *rest]))
