@@ -59,7 +59,7 @@ Feature: Administrators manage user accounts; people manage their own profile
     When the administrator removes Erin's account
     Then the administrator no longer finds Erin's account
     And Erin's sign-in is refused as invalid_grant
-    And Erin's old access token is refused with a Bearer challenge
+    And Erin's old access token is refused
 
   Scenario Outline: An account cannot be created with a <field> that is already taken
     Given Erin has an account

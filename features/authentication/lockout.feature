@@ -33,14 +33,14 @@ Feature: Locking an account after repeated wrong passwords
     Given Dana has signed in
     And Dana's access token is accepted
     When Mallory guesses Dana's password wrongly as often as the lockout threshold allows
-    Then Dana's old access token is refused with a Bearer challenge
+    Then Dana's old access token is refused
 
   @destructive
   Scenario: While locked, a wrong password reveals nothing about the lock
     Given Dana has an account
     And Mallory has locked Dana's account by guessing wrong passwords
     When Mallory tries a wrong password for Dana and a username nobody has
-    Then both attempts are refused as invalid_grant with a Bearer challenge
+    Then both attempts are refused as invalid_grant
     And the two refusals cannot be told apart
 
   @destructive @allure.issue:D2

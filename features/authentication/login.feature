@@ -34,7 +34,7 @@ Feature: Signing in
   Scenario: A wrong password and an unknown user are refused identically
     Given Dana has an account
     When Mallory tries a wrong password for Dana and a username nobody has
-    Then both attempts are refused as invalid_grant with a Bearer challenge
+    Then both attempts are refused as invalid_grant
     And the two refusals cannot be told apart
     And Dana can still sign in with her password
 
@@ -47,7 +47,7 @@ Feature: Signing in
     When the configured user asks who is signed in
     Then the configured user is shown their own account
     And the configured user can revoke their own access token
-    And the configured user's old access token is refused with a Bearer challenge
+    And the configured user's old access token is refused
 
   @destructive
   Scenario: A disabled account cannot sign in, and its tokens stop working
@@ -56,4 +56,4 @@ Feature: Signing in
     And the administrator has disabled Dana's account
     When Dana signs in with her password
     Then the sign-in is refused because the account is disabled
-    And Dana's old access token is refused with a Bearer challenge
+    And Dana's old access token is refused

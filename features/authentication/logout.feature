@@ -16,13 +16,13 @@ Feature: Signing out
     And Dana's access token is accepted
     When Dana signs out
     Then Dana is told she was signed out
-    And Dana's old access token is refused with a Bearer challenge
+    And Dana's old access token is refused
 
   @critical
   Scenario: Signing out on one device leaves the other device signed in
     Given Dana has signed in on her laptop and on her phone
     When Dana signs out on her laptop
-    Then the laptop's old access token is refused with a Bearer challenge
+    Then the laptop's old access token is refused
     And the phone's access token is still accepted
 
   @critical
@@ -37,5 +37,5 @@ Feature: Signing out
   Scenario: Only someone who is signed in can sign out
     Given Dana has signed in
     When a visitor who is not signed in tries to sign out
-    Then the visitor is refused with a Bearer challenge
+    Then the visitor is told to sign in first
     And Dana can still sign out

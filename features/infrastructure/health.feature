@@ -31,4 +31,4 @@ Feature: The service and the stores behind it are up
     Given Dana has signed in
     And Dana's access token is accepted
     When Dana signs out
-    Then Dana's old access token is refused with a Bearer challenge
+    Then Dana's old access token is refused

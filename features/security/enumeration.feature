@@ -12,7 +12,7 @@ Feature: Sign-in answers do not reveal which accounts exist
   Scenario Outline: A wrong password and an unknown <identifier> get the same answer
     Given Dana has an account
     When Mallory signs in with Dana's <identifier> and a wrong password, then with an unknown <identifier>
-    Then both attempts are refused as invalid_grant with a Bearer challenge
+    Then both attempts are refused as invalid_grant
     And the two refusals cannot be told apart
     And Dana can still sign in with her password
 

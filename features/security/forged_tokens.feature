@@ -16,7 +16,7 @@ Feature: Forged and misused tokens are refused
     Given Dana has signed in
     And Mallory has forged Dana's access token by <forgery>
     When Mallory presents the forged token to ask who is signed in
-    Then the forged token is refused with a Bearer challenge
+    Then the forged token is refused as not signed in
     And Dana's access token is accepted
 
     Examples:
@@ -33,7 +33,7 @@ Feature: Forged and misused tokens are refused
   Scenario Outline: A malformed token is refused: <malformed>
     Given Dana has signed in
     When Mallory presents a malformed token (<malformed>) to ask who is signed in
-    Then the forged token is refused with a Bearer challenge
+    Then the forged token is refused as not signed in
     And Dana's access token is accepted
 
     Examples:
@@ -50,7 +50,7 @@ Feature: Forged and misused tokens are refused
     Given Dana has signed in
     And Mallory holds a copy of Dana's access token, signed with the server's key, that is <defect>
     When Mallory presents the forged token to ask who is signed in
-    Then the forged token is refused with a Bearer challenge
+    Then the forged token is refused as not signed in
     And the same token signed with the server's key but otherwise unchanged is accepted
 
     Examples:
@@ -76,14 +76,14 @@ Feature: Forged and misused tokens are refused
     Given Dana has signed in
     And Mallory holds a copy of Dana's access token, signed with the server's key, that is for another audience
     When Mallory presents the forged token to ask who is signed in
-    Then the forged token is refused with a Bearer challenge
+    Then the forged token is refused as not signed in
     And the same token signed with the server's key but otherwise unchanged is accepted
 
   @critical @allure.issue:D5
   Scenario Outline: A refresh token is refused where an access token is needed: <use>
     Given Dana has signed in
     When Mallory presents Dana's refresh token to <use>
-    Then the forged token is refused with a Bearer challenge
+    Then the forged token is refused as not signed in
     And Dana's access token is accepted
 
     Examples:
@@ -98,7 +98,7 @@ Feature: Forged and misused tokens are refused
     Given Dana has signed in
     And Erin has signed in
     When the administrator deletes Dana's account
-    Then Dana's old access token is refused with a Bearer challenge
+    Then Dana's old access token is refused
     And Erin's access token is accepted
 
   @destructive
@@ -106,7 +106,7 @@ Feature: Forged and misused tokens are refused
     Given Dana has signed in
     And Erin has signed in
     When the administrator disables Dana's account
-    Then Dana's old access token is refused with a Bearer challenge
+    Then Dana's old access token is refused
     And Erin's access token is accepted
 
   @critical
@@ -114,5 +114,5 @@ Feature: Forged and misused tokens are refused
     Given Dana has signed in
     And Erin has signed in
     When Dana revokes her access token
-    Then Dana's old access token is refused with a Bearer challenge
+    Then Dana's old access token is refused
     And Erin's access token is accepted

@@ -42,7 +42,7 @@ Feature: Token endpoints, revocation and introspection behave like an OAuth serv
   Scenario Outline: Wrong credentials are refused with the OAuth error <code>
     Given Dana has an account
     When Mallory asks for a token with <credentials>
-    Then the token request is refused as <code> with a Bearer challenge
+    Then the token request is refused with the error <code>
     And Dana can still sign in with her password
 
     Examples:
@@ -101,7 +101,7 @@ Feature: Token endpoints, revocation and introspection behave like an OAuth serv
   Scenario Outline: Nobody can <action> without a bearer token
     Given Dana has signed in
     When a visitor who is not signed in asks to <action>
-    Then the visitor is refused with a Bearer challenge
+    Then the visitor is told to sign in first
     And the same request with Dana's access token is answered
 
     Examples:

@@ -27,7 +27,7 @@ Feature: Service clients get tokens with their own credentials
   Scenario: A wrong secret and an unknown client are refused identically
     Given a service client that owns the scope "service:api"
     When Mallory tries a wrong secret for that service client and a client id nobody has
-    Then both attempts are refused as invalid_client with a Bearer challenge
+    Then both attempts are refused as invalid_client
     And the two refusals cannot be told apart
     And the service client can still get a token with its own secret
 
@@ -36,7 +36,7 @@ Feature: Service clients get tokens with their own credentials
     Given a service client that owns the scope "service:api"
     And the service client has a token
     When the service client asks who is signed in
-    Then the service token is refused with a Bearer challenge
+    Then the service token is refused as not signed in
     And the service token is accepted where any valid token is
 
   @destructive

@@ -155,7 +155,7 @@ def when_visitor_tries_to_sign_out(context: Any) -> None:
     context.response = flows.visitor(context).client.request("POST", "/auth/logout", token=None)
 
 
-@then("the visitor is refused with a Bearer challenge")
+@then("the visitor is told to sign in first")
 def then_visitor_refused_with_challenge(context: Any) -> None:
     assert_that(context.response, is_bearer_refusal())
 
@@ -193,7 +193,7 @@ def when_person_signs_out_on_device(context: Any, who: str, their: str, device: 
     assert_that(context.response, has_status(200))
 
 
-@then("the {device:Device}'s old access token is refused with a Bearer challenge")
+@then("the {device:Device}'s old access token is refused")
 def then_device_old_access_token_refused(context: Any, device: str) -> None:
     book = flows.notebook(context)
     answer = book.devices[device].request("GET", "/users/me", token=book.old_access(device))

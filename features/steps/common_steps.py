@@ -56,7 +56,7 @@ def then_persons_access_token_is_accepted(context: Any, who: str) -> None:
     assert_that(someone.client.me(), flows.accepted_for(getattr(someone.identity, "username", None)))
 
 
-@then("{who:Who}'s old access token is refused with a Bearer challenge")
+@then("{who:Who}'s old access token is refused")
 def then_persons_old_access_token_is_refused(context: Any, who: str) -> None:
     someone = flows.person(context, who)
     old = flows.notebook(context).old_access(someone.name)
@@ -88,7 +88,7 @@ def then_person_can_revoke_own_token(context: Any, who: str, their: str) -> None
 
 
 # ---------------------------------------------------------------------------------------- refusals
-@then("both attempts are refused as {code} with a Bearer challenge")
+@then("both attempts are refused as {code}")
 def then_both_attempts_refused_as(context: Any, code: str) -> None:
     refusals = flows.notebook(context).refusals
     assert len(refusals) >= 2, f"only {len(refusals)} attempt(s) were made"

@@ -141,7 +141,7 @@ def when_mallory_presents_refresh_token(context: Any, who: str, use: str) -> Non
     context.response = _use(flows.attacker(context).client, use, refresh)
 
 
-@then("the forged token is refused with a Bearer challenge")
+@then("the forged token is refused as not signed in")
 def then_forged_token_refused(context: Any) -> None:
     assert_that(context.response, is_bearer_refusal())
 
@@ -234,7 +234,7 @@ def when_mallory_asks_for_token(context: Any, credentials: str) -> None:
         context.response = mallory.service_sign_in(f"pa-{context.settings.permiso_run_id}-nobody", guess)
 
 
-@then("the token request is refused as {code} with a Bearer challenge")
+@then("the token request is refused with the error {code}")
 def then_token_request_refused(context: Any, code: str) -> None:
     assert_that(context.response, is_oauth_error(code, 401))
 

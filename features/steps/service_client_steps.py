@@ -115,7 +115,7 @@ def when_service_client_asks_who_is_signed_in(context: Any) -> None:
     context.response = _service(context).client.me()
 
 
-@then("the service token is refused with a Bearer challenge")
+@then("the service token is refused as not signed in")
 def then_service_token_refused(context: Any) -> None:
     assert_that(context.response, is_bearer_refusal())
 

@@ -3,7 +3,7 @@
 Contract parts: A.3 (`/auth/refresh`: a new pair with rotation, the used refresh token refused from then
 on, 401 invalid_grant for used, revoked or wrong-type tokens; refresh keeps the originally granted
 scopes), A.2 and A.4 (only valid, unexpired **access** tokens pass the user guard: a refresh token or a
-correctly signed expired token is refused with a Bearer challenge), decisions.md (`@needs.signing_key`:
+correctly signed expired token is refused as not signed in), decisions.md (`@needs.signing_key`:
 expired tokens are minted with the target's own key, so the refusal cannot be blamed on the signature).
 Part C: D5 (refresh tokens accepted as access tokens), D7 (refresh ignores revocation and re-grants all
 scopes), D9 (401 without WWW-Authenticate).
@@ -91,8 +91,8 @@ def when_person_presents_refresh_as_access(context: Any, who: str, their: str) -
     context.response = flows.present_token(someone, flows.notebook(context).old_refresh(someone.name))
 
 
-@then("the refresh token is refused with a Bearer challenge")
-@then("the expired token is refused with a Bearer challenge")
+@then("the refresh token is refused as not signed in")
+@then("the expired token is refused as not signed in")
 def then_presented_token_refused(context: Any) -> None:
     assert_that(context.response, is_bearer_refusal())
 

@@ -30,14 +30,14 @@ Feature: Refreshing a session
   Scenario: A refresh token is not accepted in place of an access token
     Given Dana has signed in
     When Dana presents her refresh token as if it were an access token
-    Then the refresh token is refused with a Bearer challenge
+    Then the refresh token is refused as not signed in
     And Dana's access token is accepted
 
   @critical @needs.signing_key
   Scenario: An expired access token is refused, however correctly it is signed
     Given Mallory holds a correctly signed copy of Dana's access token that has expired
     When Mallory uses the expired token to ask who is signed in
-    Then the expired token is refused with a Bearer challenge
+    Then the expired token is refused as not signed in
     And the same token with an expiry in the future is accepted
 
   @critical
