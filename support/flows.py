@@ -316,20 +316,6 @@ def a_healthy_report() -> _HealthyReport:
     return _HealthyReport()
 
 
-class _NotCached(_ResponseMatcher):
-    rule = "an answer marked Cache-Control: no-store (A.3)"
-
-    def problem(self, response: ApiResponse) -> str | None:
-        if "no-store" not in response.headers.get("cache-control", "").lower():
-            return "no Cache-Control: no-store"
-        return None
-
-
-def marked_not_to_be_cached() -> _NotCached:
-    """A.3: token responses carry `Cache-Control: no-store`."""
-    return _NotCached()
-
-
 class _Accepted(_ResponseMatcher):
     def __init__(self, username: str | None = None) -> None:
         self.username = username

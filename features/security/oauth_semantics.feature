@@ -13,7 +13,7 @@ Feature: Token endpoints, revocation and introspection behave like an OAuth serv
   Scenario Outline: A sign-in request without <missing> is refused as a validation error
     Given Dana has an account
     When Dana sends a sign-in request without <missing>
-    Then the request is refused as a validation error that echoes nothing that was sent
+    Then the request is refused as a validation error
     And Dana can still sign in with her password
 
     Examples:
@@ -25,7 +25,7 @@ Feature: Token endpoints, revocation and introspection behave like an OAuth serv
   Scenario Outline: A token request in the wrong format is refused: <request>
     Given Dana has an account
     When Dana sends <request>
-    Then the request is refused as a validation error that echoes nothing that was sent
+    Then the request is refused as a validation error
     And Dana can still sign in with her password
 
     Examples:
@@ -58,18 +58,6 @@ Feature: Token endpoints, revocation and introspection behave like an OAuth serv
     When Dana signs in asking for the client_credentials grant type
     Then the token request is refused as unsupported_grant_type with status 400
     And Dana can still sign in with her password
-
-  @critical @allure.issue:D28
-  Scenario Outline: A token answer must not be cached: <how>
-    Given Dana has signed in
-    When a token is obtained by <how>
-    Then the token response must not be cached
-
-    Examples:
-      | how                              |
-      | Dana signing in again            |
-      | Dana refreshing her session      |
-      | a service client of the suite    |
 
   @critical @allure.issue:D8
   Scenario: A revoked token is reported inactive, a current one active

@@ -362,11 +362,6 @@ def when_newcomer_registers_weak_password(context: Any, weakness: str) -> None:
     _register(context, admin_flows.user_body(context, password=admin_flows.weak_password(weakness)))
 
 
-@then("the registration is refused as invalid without repeating the password")
-def then_registration_invalid_without_echo(context: Any) -> None:
-    assert_that(context.response, is_validation_error(admin_flows.admin_book(context).attempted["password"]))
-
-
 @then("the registration is refused as invalid")
 @then("the request is refused as invalid")
 def then_refused_as_invalid(context: Any) -> None:

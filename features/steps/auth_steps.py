@@ -57,11 +57,6 @@ def then_person_receives_token_response(context: Any, who: str) -> None:
     assert_that(context.response, is_token_response(refresh=True))
 
 
-@then("the token response must not be cached")
-def then_token_response_not_cached(context: Any) -> None:
-    assert_that(context.response, flows.marked_not_to_be_cached())
-
-
 @then("{who:Who}'s access token names {their:Their} and carries {their2:Their} roles and scopes")
 def then_access_token_names_person(context: Any, who: str, their: str, their2: str) -> None:
     identity = _identity(context, who)
