@@ -19,7 +19,11 @@ What it does instead:
 - Against a deployment, each worker paces sign-ins at `PERMISO_AUTH_RATE_PER_SECOND / N` so that the
   workers together stay under the front's limit (the pacer is per process).
 - Each worker stashes its part of the sign-off summary; `after_all_workers` merges them into the one
-  summary (`reports/signoff-summary.md`) and fails the run when nothing at all was selected.
+  summary (`reports/signoff-summary.md`), prints the missing capabilities once, and fails the run (one
+  ``HOOK-ERROR in after_all_workers: ...`` line, behavex's only way to a non-zero exit from a hook)
+  whenever the verdict is not RELEASE-READY, nothing selected included.
+- `before_all_workers` empties `allure-results/` (workers never do: they write into it at the same time)
+  and refuses a bad setting with one line and exit 2, writing a NOT RUN summary, like `run.fail_fast`.
 - Allure: behave merges the `format` list of `pyproject.toml` with behavex's `--format null`, so the
   allure-behave FORMATTER from pyproject is already active in every worker and writes complete results
   (attachments included) to `allure-results/`. Adding allure-behave's hooks mode on top would register a
@@ -44,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from support.redaction import register_secret
-from support.settings import Settings
+from support.settings import Settings, SettingsError
 from support.target import Target, embedded_settings, start_embedded
 
 #: attribute name of the shared data on behavex's context (and thus on every worker's behave context)
@@ -107,7 +111,14 @@ def before_all_workers(bhx_context: Any) -> None:
     one-line failure a configuration problem deserves.
     """
     global _owned_target, _parts_dir
-    settings = Settings.load(_behavex_defines())
+    try:
+        settings = Settings.load(_behavex_defines())
+    except SettingsError as exc:
+        _stop_before_start(str(exc))
+        return
+    from support import results
+
+    results.empty_folder(Path(ALLURE_RESULTS), results.ALLURE_PATTERNS)  # this run's results only
     _parts_dir = tempfile.TemporaryDirectory(prefix="permiso-parallel-")
     data: dict[str, Any] = {
         "processes": _parallel_processes(),
@@ -131,8 +142,20 @@ def before_all_workers(bhx_context: Any) -> None:
     setattr(bhx_context, SHARED_KEY, data)
 
 
+def _stop_before_start(message: str) -> None:
+    """One line and exit 2 before any worker starts (as `run.fail_fast`), leaving a NOT RUN summary."""
+    from support.reporting import RunSummary
+    from support.run import SUMMARY_PATH
+
+    with contextlib.suppress(Exception):
+        RunSummary(not_run=message).write(SUMMARY_PATH)
+    sys.stdout.flush()
+    print(f"\npermiso-acceptance: {message}", file=sys.stderr, flush=True)
+    os._exit(2)
+
+
 def after_all_workers(bhx_context: Any) -> None:
-    """Stop the shared server, merge the workers' summaries; fail when nothing was selected at all."""
+    """Stop the shared server, merge the workers' summaries; fail unless the verdict is RELEASE-READY."""
     global _owned_target, _parts_dir
     target, _owned_target = _owned_target, None
     parts, _parts_dir = _parts_dir, None
@@ -143,13 +166,17 @@ def after_all_workers(bhx_context: Any) -> None:
             target.stop()
         if parts is not None:
             parts.cleanup()
+    from support.reporting import RunSummary
+    from support.run import NOTHING_SELECTED, SUMMARY_PATH, RunNotReleaseReady, capability_lines, publish_summary
+
     if summary is None or not summary.records:
-        from support.run import NOTHING_SELECTED
-
-        raise RuntimeError(NOTHING_SELECTED)
-    from support.run import publish_summary
-
+        RunSummary(not_run=NOTHING_SELECTED).write(SUMMARY_PATH)
+        raise RunNotReleaseReady(NOTHING_SELECTED)
+    for line in capability_lines(summary.capabilities):
+        print(line)
     publish_summary(summary, allure_dir=Path(ALLURE_RESULTS))
+    if not summary.release_ready:
+        raise RunNotReleaseReady(summary.verdict)
 
 
 # ------------------------------------------------------------------------------- worker side
@@ -196,7 +223,11 @@ def stash_summary(context: Any, summary: Any) -> bool:
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump({"records": records, "budgets": budgets, "rules": rules,
                    "scan_enabled": getattr(summary, "scan_enabled", True),
-                   "interrupted": getattr(summary, "interrupted", False)}, out)
+                   "interrupted": getattr(summary, "interrupted", False),
+                   "selected": getattr(summary, "selected", None), "deselected": getattr(summary, "deselected", 0),
+                   "require_complete_gate": getattr(summary, "require_complete_gate", False),
+                   "clean_reference": getattr(summary, "clean_reference", False),
+                   "capabilities": dict(getattr(summary, "capabilities", {}) or {})}, out)
     return True
 
 
@@ -209,6 +240,8 @@ def merge_summaries(parts_dir: Path) -> Any:
         return None
     summary = RunSummary()
     rules: list[Any] = []
+    selected: int | None = 0
+    clean: list[bool] = []
     for path in files:
         data = json.loads(path.read_text(encoding="utf-8"))
         summary.records += [ScenarioRecord(**{**r, "tags": frozenset(r["tags"])}) for r in data["records"]]
@@ -216,7 +249,15 @@ def merge_summaries(parts_dir: Path) -> Any:
         rules += [RuleRecord.from_dict(r) for r in data.get("rules", [])]  # causes ride on the records
         summary.scan_enabled = summary.scan_enabled and bool(data.get("scan_enabled", True))
         summary.interrupted = summary.interrupted or bool(data.get("interrupted", False))
+        part_selected = data.get("selected")
+        selected = None if selected is None or part_selected is None else selected + int(part_selected)
+        summary.deselected += int(data.get("deselected", 0) or 0)
+        summary.require_complete_gate = summary.require_complete_gate or bool(data.get("require_complete_gate"))
+        clean.append(bool(data.get("clean_reference", False)))
+        summary.capabilities.update(data.get("capabilities") or {})
     summary.rules = merge_rules(rules)
+    summary.selected = selected
+    summary.clean_reference = bool(clean) and all(clean)
     return summary
 
 

@@ -14,6 +14,13 @@ emptying in ``before_all`` loses nothing of this run; run metadata (``environmen
 Not inside behavex workers: there every feature is its own behave run and they all write into the same
 folder at the same time; the main process owns it (behavex empties its own output folder).
 
+Skipped scenarios in JUnit: behave's JUnit reporter leaves out every skipped scenario when ``show_skipped``
+is off, and it must stay off in pyproject (else a ``--tags`` selection lists every scenario it left out).
+:class:`ReasonedSkipJUnitReporter` (installed by :func:`install_junit_reporter` from ``before_all``) keeps
+the scenarios skipped WITH a reason (a missing capability: ``scenario.skip(reason)`` in before_scenario) as
+``<testcase><skipped message="needs docker: ..."/></testcase>``; scenarios left out by the selection have
+no reason and stay out, as before.
+
 Only files these tools write are removed (Allure's ``*-result.json``, ``*-container.json``,
 ``*-attachment.*``, the metadata files; JUnit's ``TESTS-*.xml``), so an output path pointed at a folder
 holding anything else (``-o .``) costs nothing but stale results.
@@ -24,6 +31,9 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 from typing import Any
+
+from behave.model_type import Status
+from behave.reporter.junit import JUnitReporter
 
 from support import parallel
 
@@ -79,3 +89,54 @@ def start_fresh(context: Any) -> int:
     if junit is not None:
         removed += empty_folder(junit, JUNIT_PATTERNS)
     return removed
+
+
+class ReasonedSkipJUnitReporter(JUnitReporter):
+    """behave's JUnit reporter, plus a testcase for each scenario skipped with a reason (see module doc)."""
+
+    _forced = False
+
+    @property
+    def show_skipped(self) -> bool:  # type: ignore[override]
+        return bool(JUnitReporter.show_skipped.fget(self)) or self._forced  # type: ignore[attr-defined]
+
+    def feature(self, feature: Any) -> None:
+        # A feature whose selected scenarios were all skipped for a reason is "skipped" too: keep its file.
+        self._forced = any(_reasoned_skip(s) for s in feature.walk_scenarios())
+        try:
+            super().feature(feature)
+        finally:
+            self._forced = False
+
+    def _process_scenario(self, scenario: Any, report: Any) -> None:
+        saved = self._forced
+        self._forced = _reasoned_skip(scenario)
+        before = len(report.testcases)
+        try:
+            super()._process_scenario(scenario, report)
+        finally:
+            forced, self._forced = self._forced, saved
+        if forced and len(report.testcases) > before:
+            for skipped in report.testcases[-1].iter("skipped"):
+                skipped.set("message", str(scenario.skip_reason))
+
+
+def _reasoned_skip(scenario: Any) -> bool:
+    return getattr(scenario, "status", None) == Status.skipped and bool(getattr(scenario, "skip_reason", None))
+
+
+def install_junit_reporter(context: Any) -> bool:
+    """Replace behave's JUnit reporter of this run with :class:`ReasonedSkipJUnitReporter` (same config).
+
+    Done in before_all, before any feature is reported. True when a reporter was replaced.
+    """
+    config = getattr(context, "config", None)
+    reporters = getattr(config, "reporters", None)
+    if not isinstance(reporters, list):
+        return False
+    replaced = False
+    for i, reporter in enumerate(reporters):
+        if type(reporter) is JUnitReporter:
+            reporters[i] = ReasonedSkipJUnitReporter(config)
+            replaced = True
+    return replaced

@@ -11,8 +11,15 @@ The run's life cycle:
    the scenario a fresh exchange log, identities and actors; on failure attach the redacted exchange.
 4. `after_all`: print and write the sign-off summary (Markdown and JSON, opening with the causes of
    the failures), write one Allure result and one JUnit testcase per run-wide rule, remove everything
-   the run created (also what a Ctrl-C left behind), stop the embedded server, and fail the run when no
-   scenario was selected.
+   the run created (also what a Ctrl-C left behind), stop the embedded server, and make behave's exit
+   code non-zero whenever the verdict is not RELEASE-READY (see `fail_run`).
+
+The verdict and the exit code always agree:
+- RELEASE-READY: exit 0;
+- NOT RELEASE-READY / INTERRUPTED (a failed scenario, a broken run-wide rule, a missed budget, a Ctrl-C,
+  nothing selected): exit 1, through behave's own failure count (`fail_run`), no traceback;
+- NOT RUN (a bad setting, a misspelled tag, an unreachable target, a refused administrator): exit 2 from
+  `fail_fast`, after writing a NOT RUN summary over any older one and removing the older run's results.
 
 One rule per scenario (design.md section 2): the run-wide watch (support/security_checks.py) only
 reports; `after_scenario` attributes each failed scenario to ONE cause (support/causes.py).
@@ -54,8 +61,9 @@ SUMMARY_PATH = Path("reports") / "signoff-summary.md"
 JUNIT_DIR = Path("reports") / "junit"
 
 
-class NoScenarioSelected(Exception):
-    """Raised from after_all so behave's exit code turns non-zero when the selection ran nothing."""
+class RunNotReleaseReady(Exception):
+    """Raised from after_all only when behave's runner cannot be told that the run failed (see `fail_run`)."""
+
 
 
 @dataclass
@@ -69,6 +77,9 @@ class RunState:
     ledger: CleanupLedger = field(default_factory=lambda: CleanupLedger())
     provisioned: list[Callable[[], None]] = field(default_factory=list)
     summary: Any = None
+    #: how many scenarios the selection picks, and how many of the read features' scenarios it leaves out
+    expected: int | None = None
+    deselected: int = 0
 
 
 class CleanupLedger:
@@ -114,6 +125,9 @@ def fail_fast(context: Any, message: str) -> None:
 
     Raising from before_all would make behave print "ABORTED: By user." and a zero summary, which reads
     like something else happened; an explicit exit is the clearest answer to a configuration problem.
+
+    Before it exits it writes the NOT RUN summary (`write_not_run`): a run that stopped before any
+    scenario must not leave an earlier run's RELEASE-READY page (or its results) to be signed off.
     """
     state: RunState | None = getattr(context, "run_state", None)
     if state is not None:
@@ -121,9 +135,47 @@ def fail_fast(context: Any, message: str) -> None:
             state.ledger.sweep()
         if state.target is not None:
             state.target.stop()
+    with contextlib.suppress(Exception):  # the one line below must come out whatever happens here
+        write_not_run(context, message)
     sys.stdout.flush()
     print(f"\npermiso-acceptance: {message}", file=sys.stderr, flush=True)
     os._exit(2)
+
+
+def write_not_run(context: Any, reason: str) -> Any:
+    """Replace the sign-off summary and this run's result folders with a NOT RUN record of ``reason``.
+
+    Markdown and JSON say ``Verdict: NOT RUN (<reason>)``; the Allure and JUnit folders are emptied of
+    the older run's files (support/results.py), so no earlier run's results can be signed off as this
+    one's. No JUnit testcase is invented for the reason: the exit code (2) says the run failed, and
+    `permiso-acceptance sensitivity` reads every JUnit testcase as a scenario. Not in a behavex worker
+    (the main process owns the summary). Returns the summary written, or None.
+    """
+    from support import reporting
+
+    if parallel.in_worker(context):
+        return None
+    results.start_fresh(context)
+    summary = reporting.RunSummary(not_run=reason)
+    summary.write(SUMMARY_PATH)
+    return summary
+
+
+def fail_run(context: Any) -> None:
+    """Make behave's exit code non-zero at the end of a run that is not release-ready, quietly.
+
+    behave's `Runner.run_model` ends with ``failed = failed_count > 0 or self.aborted or
+    self.hook_failures > 0 or ...`` and `behave.__main__` turns ``failed`` into exit code 1. Counting one
+    more hook failure changes nothing else: no scenario is marked failed, nothing is printed. Raising from
+    after_all would do the same but print ``HOOK-ERROR in after_all`` with a traceback-like message,
+    which reads as a broken suite; `os._exit` would skip behave's formatters and JUnit. Only when there
+    is no such runner (a unit test, another behave) does it raise `RunNotReleaseReady`.
+    """
+    runner = getattr(context, "_runner", None)
+    if runner is not None and isinstance(getattr(runner, "hook_failures", None), int):
+        runner.hook_failures += 1
+        return
+    raise RunNotReleaseReady("the run is not release-ready")
 
 
 def _install_sigterm() -> None:
@@ -138,6 +190,18 @@ def _install_sigterm() -> None:
 
 def _userdata(context: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in dict(context.config.userdata).items()}
+
+
+def all_scenarios(context: Any) -> int | None:
+    """How many scenarios the features behave read hold (selected or not), or None when unknown."""
+    runner = getattr(context, "_runner", None)
+    features = getattr(runner, "features", None)
+    if features is None:
+        return None
+    try:
+        return sum(1 for f in features for _ in f.walk_scenarios())
+    except Exception:
+        return None
 
 
 def selected_scenarios(context: Any) -> int | None:
@@ -173,7 +237,12 @@ def before_all(context: Any) -> None:
         fail_fast(context, str(exc))
         return
     results.start_fresh(context)  # empty allure-results/ (not in behavex workers) before anything is written
+    results.install_junit_reporter(context)  # JUnit keeps scenarios skipped for a missing capability
     state = RunState(settings=settings)
+    state.expected = selected_scenarios(context)
+    everything = all_scenarios(context)
+    if state.expected is not None and everything is not None:
+        state.deselected = everything - state.expected
     context.run_state = state
     context.settings = settings
     context.capabilities = state.capabilities
@@ -190,7 +259,8 @@ def before_all(context: Any) -> None:
     context.target, context.settings = target, settings
     if not parallel.in_worker(context):  # behavex prints its own progress; once per feature is noise
         print(f"Target: {target.describe()}")
-        print(settings.describe())
+        if settings.permiso_verbose:  # always in Allure's environment.properties (_write_metadata)
+            print(settings.describe())
     admin = PermisoClient(settings, name="administrator")
     try:
         answer = admin.sign_in_administrator()
@@ -216,16 +286,33 @@ def before_all(context: Any) -> None:
     state.provisioned = provisioning.provision_configured_accounts(settings, admin, state.capabilities)
     admin.sign_out()
     _write_metadata(state)
-    for name, reason in sorted(state.capabilities.items()):
-        if reason:
-            print(f"Capability {name}: missing ({reason}); @needs.{name} scenarios will be skipped")
-    state.summary = _new_summary()
+    if not parallel.in_worker(context):  # under behavex: once, by before_all_workers in the main process
+        for line in capability_lines(state.capabilities):
+            print(line)
+    state.summary = _new_summary(state)
 
 
-def _new_summary() -> Any:
+def capability_lines(capabilities: Mapping[str, str | None]) -> list[str]:
+    """One line per missing capability, printed once per run."""
+    return [f"Capability {name}: missing ({reason}); @needs.{name} scenarios will be skipped"
+            for name, reason in sorted(capabilities.items()) if reason]
+
+
+def _new_summary(state: RunState | None = None) -> Any:
     from support.reporting import RunSummary
 
-    return RunSummary()
+    summary = RunSummary()
+    if state is not None:
+        settings, target = state.settings, state.target
+        summary.selected = state.expected
+        summary.capabilities = state.capabilities
+        summary.deselected = state.deselected
+        summary.require_complete_gate = bool(getattr(settings, "permiso_require_complete_gate", False))
+        summary.clean_reference = bool(
+            target is not None and target.embedded
+            and getattr(settings, "permiso_reference_profile", "contract") == "contract"
+            and not getattr(settings, "permiso_reference_faults", ""))
+    return summary
 
 
 def _write_metadata(state: RunState) -> None:
@@ -239,7 +326,8 @@ def _write_metadata(state: RunState) -> None:
         suite_version=SUITE_VERSION,
         run_id=state.settings.permiso_run_id,
         capabilities=state.capabilities,
-        extra={"target_kind": "embedded reference" if state.target.embedded else "deployment"},
+        extra={"target_kind": "embedded reference" if state.target.embedded else "deployment",
+               **{f"setting.{k}": v for k, v in state.settings.redacted().items()}},
     )
 
 
@@ -321,6 +409,9 @@ def after_scenario(context: Any, scenario: Any) -> None:
         reporting.attach_timings(log.records)
     if cause is not None:
         reporting.label_cause(cause)
+    reason = getattr(scenario, "skip_reason", None)
+    if status == "skipped" and reason and not getattr(context.config, "show_skipped", False):
+        reporting.report_skip_to_allure(reason)  # allure-behave drops skipped scenarios otherwise
     if state.summary is not None:
         state.summary.record(
             feature_name=scenario.feature.name,
@@ -331,6 +422,7 @@ def after_scenario(context: Any, scenario: Any) -> None:
             duration_s=float(getattr(scenario, "duration", 0.0) or 0.0),
             skip_reason=getattr(scenario, "skip_reason", None),
             cause=cause,
+            interrupted=bool(getattr(getattr(context, "_runner", None), "aborted", False)),
         )
 
 
@@ -350,6 +442,7 @@ def finish_summary(context: Any, summary: Any, settings: Settings | None) -> Non
     summary.rules = [RuleRecord.from_dict(r) for r in security_checks.WATCH.rule_records()]
     security_checks.WATCH.reset()
     summary.scan_enabled = bool(getattr(settings, "security_scan_enabled", True))
+    summary.require_complete_gate = bool(getattr(settings, "permiso_require_complete_gate", False))
     runner = getattr(context, "_runner", None)
     summary.interrupted = bool(getattr(runner, "aborted", False))
 
@@ -384,23 +477,33 @@ def after_feature(context: Any, feature: Any) -> None:
 
 
 def after_all(context: Any) -> None:
+    """Clean up, publish the summary, and end with an exit code that agrees with its verdict.
+
+    Under behavex the worker only stashes its part: the main process judges the whole run.
+    """
     state: RunState | None = getattr(context, "run_state", None)
     if state is None:
         return
+    nothing_selected = state.selected == 0 and not context.config.dry_run and not parallel.in_worker(context)
+    published = None
     try:
         state.ledger.sweep()
         for undo in reversed(state.provisioned):
             with contextlib.suppress(Exception):
                 undo()
-        if state.summary is not None:
+        if nothing_selected:
+            published = write_not_run(context, NOTHING_SELECTED)
+            print(f"\npermiso-acceptance: {NOTHING_SELECTED}", file=sys.__stderr__ or sys.stderr, flush=True)
+        elif state.summary is not None:
             finish_summary(context, state.summary, state.settings)
             if not parallel.stash_summary(context, state.summary):
-                junit = Path(context.config.junit_directory) if getattr(context.config, "junit", False) else None
+                junit = results.junit_dir(context)
                 publish_summary(state.summary, allure_dir=allure_results_dir(context), junit_dir=junit)
+                published = state.summary
         for error in state.ledger.errors:
             print(f"cleanup problem: {error}", file=sys.stderr)
     finally:
         if state.target is not None:
             state.target.stop()
-    if state.selected == 0 and not context.config.dry_run and not parallel.in_worker(context):
-        raise NoScenarioSelected(NOTHING_SELECTED)
+    if published is not None and not published.release_ready:
+        fail_run(context)

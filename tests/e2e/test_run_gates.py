@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,23 @@ from tests.e2e.conftest import RunningReference, run_behave
 TRACEBACK = "Traceback (most recent call last)"
 
 
+def assert_not_run(workdir: Path, *words: str) -> None:
+    """The run left a NOT RUN summary (Markdown and JSON) saying why, and no JUnit file of an older run."""
+    md = workdir / "reports" / "signoff-summary.md"
+    lines = md.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "# Permiso acceptance: release sign-off" and lines[2].startswith("Verdict: NOT RUN ("), lines
+    assert all(word in lines[2] for word in words), lines[2]
+    data = json.loads(md.with_suffix(".json").read_text(encoding="utf-8"))
+    assert data["verdict"].startswith("NOT RUN (") and data["release_ready"] is False
+    assert not list((workdir / "junit").glob("TESTS-*.xml"))
+
+
 def test_a_misspelled_tag_fails_the_run(tmp_path: Path) -> None:
     run = run_behave(["--tags=@no_such_tag"], tmp_path)
     assert run.returncode != 0, run.output
     assert "no scenario matched" in run.output
     assert TRACEBACK not in run.output
+    assert_not_run(tmp_path, "no scenario matched")
 
 
 def test_an_unreachable_target_fails_fast_with_one_line(tmp_path: Path) -> None:
@@ -25,6 +38,7 @@ def test_an_unreachable_target_fails_fast_with_one_line(tmp_path: Path) -> None:
     assert run.seconds < 20, f"took {run.seconds:.1f} s"
     assert "https://127.0.0.1:9" in run.output and "not reachable" in run.output
     assert TRACEBACK not in run.output
+    assert_not_run(tmp_path, "https://127.0.0.1:9", "not reachable")
 
 
 def test_a_wrong_administrator_password_fails_fast_without_leaking_it(
@@ -39,6 +53,8 @@ def test_a_wrong_administrator_password_fails_fast_without_leaking_it(
     assert "TEST_ADMIN_PASSWORD" in run.output
     assert wrong not in run.output
     assert TRACEBACK not in run.output
+    assert_not_run(tmp_path, "administrator 'admin' cannot sign in")
+    assert wrong not in (tmp_path / "reports" / "signoff-summary.json").read_text()
 
 
 def _inventory(ref: RunningReference) -> tuple[set[str], set[str], set[str]]:
@@ -84,6 +100,7 @@ def test_a_bad_setting_value_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert len(_lines(run.output)) <= 3, run.output
     assert "PERMISO_PERF_SAMPLES=abc" in run.output and "not a whole number" in run.output
     assert TRACEBACK not in run.output and "ABORTED" not in run.output
+    assert_not_run(tmp_path, "PERMISO_PERF_SAMPLES=abc", "not a whole number")
 
 
 def test_a_misspelled_setting_name_is_refused_with_the_right_name(tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ def test_json_shape() -> None:
     assert data["counts"] | {} == {**data["counts"], "passed": 1, "failed": 4, "errors": 1, "skipped": 1,
                                    "untested": 0, "total": 7}
     assert data["interrupted"] is False
-    assert data["skipped"] == [{"scenario": "Docker › Containers", "reason": "needs docker: none"}]
+    assert data["skipped"] == [{"scenario": "Docker › Containers", "reason": "needs docker: none", "critical": False}]
     kinds = {c["kind"] for c in data["causes"]}
     assert kinds == {"rule", "precondition", "scenario"}
     for cause in data["causes"]:
@@ -230,3 +230,111 @@ def test_the_report_has_one_category_per_cause(tmp_path: Path) -> None:
     assert f"precondition [D1]: {REFUSED.signature} (1 scenarios)" in categories
     assert 'scenario [D9]: D9: 401s lose "WWW-Authenticate" (1 scenarios)' in categories
     assert all(n["statistic"]["total"] == 1 for n in categories.values()), categories
+
+
+# -- the verdict at a glance: gate gaps, NOT RUN, INTERRUPTED, behave's counts ----------------------------------
+def gate_summary(**options: Any) -> RunSummary:
+    s = RunSummary(**options)
+    s.record("Login", ["@auth"], "Signing in works", ["critical"], "passed", 0.1)
+    for capability, n in (("signing_key", 6), ("tls_front", 7), ("docker", 1)):
+        for i in range(n):
+            s.record("F", ["@security"], f"{capability} {i}", ["critical", f"needs.{capability}"], "skipped", 0.0,
+                     skip_reason=f"needs {capability}: not configured here")
+    s.record("F", ["@security"], "not critical", ["needs.docker"], "skipped", 0.0, skip_reason="needs docker: x")
+    return s
+
+
+def test_the_verdict_names_the_critical_scenarios_not_run_by_capability() -> None:
+    s = gate_summary()
+    expected = ("Verdict: RELEASE-READY — 14 @critical scenarios not run: 7 need tls_front, 6 need signing_key, "
+                "1 needs docker")
+    assert s.release_ready and s.verdict == expected
+    assert s.render_markdown().splitlines()[2] == expected
+    data = s.to_json()
+    assert data["verdict"] == expected.removeprefix("Verdict: ")
+    assert data["critical_not_run"] == {"tls_front": 7, "signing_key": 6, "docker": 1}
+    section = s.render_markdown().split("## @critical scenarios not run")[1].split("\n## ")[0]
+    assert "- F › docker 0: needs docker: not configured here" in section and "not critical" not in section
+
+
+def test_a_complete_gate_makes_any_gap_not_release_ready() -> None:
+    s = gate_summary(require_complete_gate=True)
+    assert not s.release_ready
+    assert s.verdict == ("Verdict: NOT RELEASE-READY (14 @critical scenarios not run: 7 need tls_front, 6 need "
+                         "signing_key, 1 needs docker (PERMISO_REQUIRE_COMPLETE_GATE=true))")
+    one = RunSummary(require_complete_gate=True)
+    one.record("Login", ["@auth"], "Signing in works", ["critical"], "passed", 0.1)
+    assert one.release_ready and one.verdict == "Verdict: RELEASE-READY"
+
+
+def test_a_skip_without_the_needs_form_is_its_own_group() -> None:
+    s = RunSummary()
+    s.record("Login", ["@auth"], "ok", ["critical"], "passed", 0.1)
+    s.record("Login", ["@auth"], "a", ["critical"], "skipped", 0.0, skip_reason="the front is not a release one")
+    s.record("Login", ["@auth"], "b", ["critical"], "skipped", 0.0)
+    assert s.verdict == ("Verdict: RELEASE-READY — 2 @critical scenarios not run: 1 skipped without a reason, "
+                         "1 the front is not a release one")
+
+
+def test_not_run_says_why_and_nothing_else() -> None:
+    s = RunSummary(not_run="setting PERMISO_PERF_SAMPLES=abc (from -D) is not a whole number")
+    page = s.render_markdown()
+    assert page.splitlines()[:3] == ["# Permiso acceptance: release sign-off", "",
+                                     "Verdict: NOT RUN (setting PERMISO_PERF_SAMPLES=abc (from -D) is not a whole "
+                                     "number)"]
+    assert "## Causes" not in page and "RELEASE-READY" not in page
+    data = s.to_json()
+    assert data["verdict"].startswith("NOT RUN (setting PERMISO_PERF_SAMPLES=abc")
+    assert data["release_ready"] is False and data["not_run"] and data["counts"]["total"] == 0
+
+
+def test_interruption_names_what_never_ran_and_does_not_count_the_cut_short_scenario_as_failed() -> None:
+    s = RunSummary(interrupted=True, selected=10)
+    s.record("Login", ["@auth"], "Signing in works", ["critical"], "passed", 0.1)
+    s.record("Login", ["@auth"], "Signing out", ["critical"], "error", 0.1, interrupted=True,
+             cause=FailureCause("scenario", "Login › Signing out", None, "Login › Signing out", True,
+                                "KeyboardInterrupt"))
+    assert s.verdict == "Verdict: INTERRUPTED (8 of 10 selected scenarios never ran, 1 was cut short)"
+    assert not s.release_ready and s.causes() == []
+    data = s.to_json()
+    assert data["interrupted"] is True and data["never_ran"] == 8 and data["selected"] == 10
+    assert data["counts"]["untested"] == 8 and data["counts"]["errors"] == 1 and data["counts"]["total"] == 10
+    assert "Cut short by the interruption" in s.render_markdown()
+    s.record("Login", ["@auth"], "Refused", [], "failed", 0.1)
+    assert s.verdict == "Verdict: INTERRUPTED (7 of 10 selected scenarios never ran, 1 was cut short; " \
+                        "1 other scenario failed)"
+
+
+def test_behave_counts_add_the_scenarios_the_selection_left_out() -> None:
+    s = gate_summary(deselected=100, selected=16)
+    assert s.behave_counts() == {"passed": 1, "failed": 0, "error": 0, "skipped": 115, "untested": 0, "total": 116}
+    assert s.counts()["not_selected"] == 100 and s.counts()["total"] == 16
+    assert "behave's count: 1 passed, 0 failed, 0 error, 115 skipped (100 of them not selected), 0 untested." \
+        in s.render_markdown()
+
+
+def test_a_passing_known_defect_is_news_only_off_the_clean_reference() -> None:
+    def page(clean: bool) -> str:
+        s = RunSummary(clean_reference=clean)
+        s.record("T", ["@tokens"], "Refresh reuse", ["known_defect", "allure.issue:D6"], "passed", 0.1)
+        return s.render_markdown().split("## Known defects")[1]
+
+    assert "may be fixed" in page(False)
+    assert "may be fixed" not in page(True) and "Refresh reuse [D6]: passed" in page(True)
+
+
+def test_the_gate_and_the_selection_survive_the_behavex_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    monkeypatch.setattr(parallel, "shared", lambda context: {"parts_dir": str(parts)})
+    one = gate_summary(selected=16, deselected=3, require_complete_gate=True, clean_reference=True)
+    one.capabilities = {"docker": "no engine", "signing_key": None}
+    two = RunSummary(selected=2, deselected=1, clean_reference=True)
+    two.record("Login", ["@auth"], "Signing out", [], "passed", 0.1)
+    two.record("Login", ["@auth"], "Signing in", [], "passed", 0.1)
+    assert parallel.stash_summary(object(), one) and parallel.stash_summary(object(), two)
+    merged = parallel.merge_summaries(parts)
+    assert (merged.selected, merged.deselected, merged.require_complete_gate, merged.clean_reference) == \
+        (18, 4, True, True)
+    assert merged.capabilities == {"docker": "no engine", "signing_key": None}
+    assert merged.gate_gaps() == one.gate_gaps()

@@ -117,3 +117,116 @@ def test_the_end_of_the_run_publishes_rules_to_summary_allure_and_junit(
     assert len(list((tmp_path / "allure-results").glob("*-result.json"))) == len(data["rules"])
     assert (tmp_path / "junit" / "TESTS-run_wide_rules.xml").exists()
     assert (tmp_path / "reports" / "signoff-summary.md").read_text().splitlines()[4] == "## Causes"
+
+
+# -- the verdict decides the exit code ----------------------------------------------------------------------
+def _context(tmp_path: Path, summary: Any, *, selected: int = 1) -> Any:
+    from support import run
+
+    state = run.RunState(settings=SimpleNamespace(security_scan_enabled=True, permiso_require_complete_gate=False))
+    state.summary, state.selected = summary, selected
+    runner = SimpleNamespace(aborted=False, formatters=[], hook_failures=0)
+    config = SimpleNamespace(dry_run=False, junit=True, junit_directory=str(tmp_path / "junit"), userdata={},
+                             show_skipped=False)
+    return SimpleNamespace(run_state=state, _runner=runner, config=config)
+
+
+def test_fail_run_counts_a_hook_failure_and_raises_only_without_a_runner() -> None:
+    from support import run
+
+    runner = SimpleNamespace(hook_failures=0)
+    run.fail_run(SimpleNamespace(_runner=runner))
+    assert runner.hook_failures == 1
+    with pytest.raises(run.RunNotReleaseReady):
+        run.fail_run(SimpleNamespace())
+
+
+def test_a_run_wide_rule_alone_makes_after_all_fail_the_run_quietly(
+        fresh_watch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from support import run
+    from support.reporting import RunSummary
+
+    monkeypatch.chdir(tmp_path)
+    fresh_watch(_bad_exchange())
+    summary = RunSummary()
+    summary.record("F", ["@auth"], "S", [], "passed", 0.1)
+    context = _context(tmp_path, summary)
+    run.after_all(context)  # no exception: behave would print HOOK-ERROR for one
+    assert context._runner.hook_failures == 1
+    data = json.loads((tmp_path / "reports" / "signoff-summary.json").read_text())
+    assert data["verdict"].startswith("NOT RELEASE-READY (1 run-wide rule broken")
+
+
+def test_a_release_ready_run_keeps_exit_code_0(fresh_watch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    from support import run
+    from support.reporting import RunSummary
+
+    monkeypatch.chdir(tmp_path)
+    summary = RunSummary()
+    summary.record("F", ["@auth"], "S", [], "passed", 0.1)
+    context = _context(tmp_path, summary)
+    run.after_all(context)
+    assert context._runner.hook_failures == 0
+
+
+def test_nothing_run_writes_not_run_and_fails_the_run(fresh_watch: Any, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from support import run
+    from support.reporting import RunSummary
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "junit").mkdir()
+    (tmp_path / "junit" / "TESTS-old.xml").write_text("<testsuite/>")
+    context = _context(tmp_path, RunSummary(), selected=0)
+    run.after_all(context)
+    assert context._runner.hook_failures == 1
+    page = (tmp_path / "reports" / "signoff-summary.md").read_text()
+    assert page.splitlines()[2].startswith("Verdict: NOT RUN (no scenario matched")
+    assert list((tmp_path / "junit").iterdir()) == [], "the older run's JUnit files are gone"
+
+
+def test_capability_lines_name_only_what_is_missing() -> None:
+    from support.run import capability_lines
+
+    assert capability_lines({"docker": "no engine", "signing_key": None}) == [
+        "Capability docker: missing (no engine); @needs.docker scenarios will be skipped"]
+
+
+def test_behavex_main_process_refuses_a_bad_setting_with_one_line_and_exit_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from support import parallel
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(parallel, "_behavex_defines", lambda: {"PERMISO_PERF_SAMPLES": "abc"})
+
+    def exit_(code: int) -> None:
+        raise SystemExit(code)
+
+    monkeypatch.setattr(parallel.os, "_exit", exit_)
+    with pytest.raises(SystemExit) as stopped:
+        parallel.before_all_workers(SimpleNamespace())
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["permiso-acceptance: setting PERMISO_PERF_SAMPLES=abc (from -D) is not a whole number"]
+    page = (tmp_path / "reports" / "signoff-summary.md").read_text()
+    assert page.splitlines()[2].startswith("Verdict: NOT RUN (setting PERMISO_PERF_SAMPLES=abc")
+
+
+def test_behavex_main_process_empties_allure_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from support import parallel
+
+    monkeypatch.chdir(tmp_path)
+    results = tmp_path / "allure-results"
+    results.mkdir()
+    (results / "old-result.json").write_text("{}")
+    (results / "notes.txt").write_text("stays")
+    monkeypatch.setattr(parallel, "_behavex_defines", lambda: {"PERMISO_BASE_URL": "https://127.0.0.1:9"})
+    context = SimpleNamespace()
+    parallel.before_all_workers(context)
+    try:
+        assert sorted(p.name for p in results.iterdir()) == ["notes.txt"]
+        assert getattr(context, parallel.SHARED_KEY)["run_id"]
+    finally:
+        parallel._parts_dir.cleanup()
+        parallel._parts_dir = None
