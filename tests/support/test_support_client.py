@@ -289,3 +289,19 @@ def test_explicit_token_and_no_token(settings: Settings, server: ScriptedServer)
     hits = server.hits("GET", "/api/v1/users/me")
     assert "Authorization" not in hits[0].headers
     assert hits[1].headers["Authorization"] == "Bearer other-token-value"
+
+
+def test_https_pools_share_one_ssl_context_per_verification_mode(settings: Settings) -> None:
+    """Building an SSL context per connection loaded the CA store every time (~50 ms each): the clients'
+    HTTPS pools get one shared context instead, which still verifies when verification is on."""
+    import ssl
+
+    from support.client import SharedTLSAdapter, _ssl_context
+
+    one, two = PermisoClient(settings), PermisoClient(settings)
+    pool_one = one.session.get_adapter("https://x").poolmanager.connection_pool_kw["ssl_context"]
+    pool_two = two.session.get_adapter("https://x").poolmanager.connection_pool_kw["ssl_context"]
+    assert isinstance(one.session.get_adapter("https://x"), SharedTLSAdapter)
+    assert pool_one is pool_two is _ssl_context(settings.verify)
+    assert _ssl_context(False).verify_mode == ssl.CERT_NONE
+    assert _ssl_context(True).verify_mode == ssl.CERT_REQUIRED and _ssl_context(True).check_hostname
