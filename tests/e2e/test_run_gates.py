@@ -87,6 +87,13 @@ def test_a_full_run_leaves_the_target_as_it_found_it(tmp_path: Path, reference_s
     assert run.returncode == 0, run.output[-4000:]
     after = _inventory(reference_server)
     assert after == before
+    # the summary's numbers are behave's own (the run-wide rules are no scenarios; known defects count too)
+    from tests.e2e.test_run_verdicts import behave_counts
+
+    data = json.loads((tmp_path / "reports" / "signoff-summary.json").read_text(encoding="utf-8"))
+    counted = behave_counts(run.output)
+    assert {k: data["behave_counts"][k] for k in counted} == counted, (data["counts"], counted)
+    assert data["counts"]["not_selected"] == 0 and data["counts"]["total"] == sum(counted.values())
 
 
 # ------------------------------------------------------------------ settings are validated before anything starts

@@ -210,5 +210,8 @@ def test_ctrl_c_mid_run_says_interrupted_and_fails(tmp_path: Path) -> None:
     assert data["interrupted"] is True and data["never_ran"] == never and data["selected"] == selected
     assert data["release_ready"] is False and data["verdict"].startswith("INTERRUPTED (")
     assert verdict in output, "the verdict is printed at the end of the run"
+    counted = behave_counts(output)  # behave's line: the cut-short scenario is an error, the rest untested
+    assert {k: data["behave_counts"][k] for k in counted} == counted, (data["behave_counts"], counted)
+    assert counted["untested"] == never
     time.sleep(0.5)  # cleanup ran: the embedded server is stopped and left nothing behind
     assert not [p.name for p in tmp.iterdir() if p.name.startswith("permiso-")]
