@@ -275,7 +275,15 @@ class RunSummary:
 
     The verdict is RELEASE-READY only when at least one scenario ran, no scenario failed or errored
     (known defects excepted: they are documented, still run, and are listed apart), no ``@critical``
-    scenario was left untested, and every recorded performance budget was met.
+    scenario was left untested, every recorded performance budget was met, no counted run-wide rule was
+    broken and the run was not interrupted; with ``require_complete_gate`` also no ``@critical``
+    scenario may have been skipped. Otherwise it is NOT RELEASE-READY, INTERRUPTED (Ctrl-C) or NOT RUN
+    (the run stopped before any scenario); see :attr:`verdict`. support/run.py makes behave's exit code
+    agree with it.
+
+    Counts (:meth:`counts`, :meth:`behave_counts`) are scenario counts equal to behave's own summary line:
+    the run-wide rules are listed apart (they are not scenarios), known-defect scenarios are counted with
+    the rest (and listed apart as well).
     """
 
     title: str = "Permiso acceptance: release sign-off"
