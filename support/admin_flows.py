@@ -714,6 +714,18 @@ def register_until_limited(register: Callable[[dict[str, Any]], ApiResponse],
     return run
 
 
+def newcomers_register_until_limited(context: Any) -> RegistrationRun:
+    """Newcomers (fresh throwaway bodies) register from one address until the limit answers; every
+    account that was created is tracked for cleanup. The registration-limit scenarios' When."""
+    from support.actors import anonymous
+
+    newcomer = anonymous(context, "a newcomer").client
+    run = register_until_limited(lambda body: newcomer.register(**body), lambda: user_body(context),
+                                 lambda answer: track_created(context, "user", answer))
+    context.response = run.refusal
+    return run
+
+
 # ---------------------------------------------------------------------------------------- reading
 
 

@@ -395,13 +395,7 @@ def then_admin_creates_at_domain(context: Any, domain: str) -> None:
 
 @when("newcomers keep registering from the same address until the limit answers")
 def when_newcomers_register_until_limited(context: Any) -> None:
-    newcomer = anonymous(context, "a newcomer").client
-    run = admin_flows.register_until_limited(
-        lambda body: newcomer.register(**body),
-        lambda: admin_flows.user_body(context),
-        lambda answer: admin_flows.track_created(context, "user", answer))
-    admin_flows.admin_book(context).noted["registrations"] = run
-    context.response = run.refusal
+    admin_flows.admin_book(context).noted["registrations"] = admin_flows.newcomers_register_until_limited(context)
 
 
 @then("the registration is refused as rate_limit_exceeded")

@@ -23,7 +23,7 @@ from behave import register_type, then, when
 from hamcrest import assert_that
 
 from support import admin_flows, flows, jwt_forge, security_checks
-from support.actors import anonymous, service_actor
+from support.actors import service_actor
 from support.client import PermisoClient
 from support.identities import require
 from support.matchers import (
@@ -92,13 +92,7 @@ def then_refusal_says_how_to_authenticate(context: Any) -> None:
 # ---------------------------------------------------------------------------------------- Retry-After
 @when("newcomers register from the same address until the hourly limit answers")
 def when_newcomers_register_until_hourly_limit(context: Any) -> None:
-    newcomer = anonymous(context, "a newcomer").client
-    run = admin_flows.register_until_limited(
-        lambda body: newcomer.register(**body),
-        lambda: admin_flows.user_body(context),
-        lambda answer: admin_flows.track_created(context, "user", answer))
-    context.registrations = run
-    context.response = run.refusal
+    context.registrations = admin_flows.newcomers_register_until_limited(context)
 
 
 @then("the limit's refusal says when to retry")

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,3 +150,21 @@ def reference_server(tmp_path: Path) -> Iterator[RunningReference]:
     """A reference Permiso started on its own, like a deployment the suite did not start."""
     with start_reference(tmp_path) as ref:
         yield ref
+
+
+def read_until(proc: subprocess.Popen[str], done: Callable[[str], bool], timeout: float = 30) -> str:
+    """Read ``proc``'s output line by line until ``done(everything read so far)`` holds; bounded by
+    ``timeout`` (the whole output so far is in the failure message)."""
+    assert proc.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        seen += line
+        if done(seen):
+            return seen
+    raise AssertionError(f"the process did not get far enough; output so far: {seen[-3000:]!r}")

@@ -21,25 +21,13 @@ import pytest
 
 from permiso_reference.config import ReferenceSettings
 from permiso_reference.server import ReferenceServer
-from tests.e2e.conftest import ROOT, clean_env
+from tests.e2e.conftest import ROOT, clean_env, read_until
 
 SERVE = [sys.executable, "-c", "import sys; from permiso_reference.cli import main; sys.exit(main())", "serve"]
 
 
 def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 30) -> str:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    seen = ""
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            if proc.poll() is not None:
-                break
-            continue
-        seen += line
-        if needle in line:
-            return seen
-    raise AssertionError(f"no {needle!r} line; output so far: {seen!r}")
+    return read_until(proc, lambda seen: needle in seen, timeout)
 
 
 def test_a_tls_start_keeps_no_certificate_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

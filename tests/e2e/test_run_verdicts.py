@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import ROOT, clean_env
+from tests.e2e.conftest import ROOT, clean_env, read_until
 from tests.e2e.test_console_and_results import project
 
 TRACEBACK = "Traceback (most recent call last)"
@@ -173,22 +173,6 @@ def test_an_unreachable_target_leaves_a_not_run_summary(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ Ctrl-C
-def _read_until(proc: subprocess.Popen[str], done: Any, timeout: float) -> str:
-    assert proc.stdout is not None
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            if proc.poll() is not None:
-                break
-            continue
-        seen += line
-        if done(seen):
-            return seen
-    raise AssertionError(f"the run did not get far enough; output so far: {seen[-3000:]!r}")
-
-
 def test_ctrl_c_mid_run_says_interrupted_and_fails(tmp_path: Path) -> None:
     workdir = project(tmp_path / "project")
     tmp = tmp_path / "tmp"
@@ -199,7 +183,7 @@ def test_ctrl_c_mid_run_says_interrupted_and_fails(tmp_path: Path) -> None:
                             start_new_session=True)
     try:
         # three scenarios have finished (a fourth has begun): the run is well under way
-        head = _read_until(proc, lambda out: len(re.findall(r"^\s+Scenario", out, re.M)) >= 4, timeout=120)
+        head = read_until(proc, lambda out: len(re.findall(r"^\s+Scenario", out, re.M)) >= 4, timeout=120)
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
         rest, _ = proc.communicate(timeout=120)
     finally:
