@@ -20,6 +20,7 @@ One run serves every assertion (module fixture): it is the slowest test of the p
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
@@ -116,7 +117,8 @@ def test_every_row_of_the_access_control_matrix_evaluates_its_guards(
 def test_a_configured_administrators_session_survives_a_run(tmp_path: Path) -> None:
     """Against a separate release-like server over plain HTTP, as a deployment the suite did not start: an
     administrator token taken before the run still answers afterwards (on the release a logout ends every
-    session of the account, so the suite must never sign the configured administrator out)."""
+    session of the account, so the suite must never sign the configured administrator out), and the
+    verdict names the @critical scenarios that could not run there."""
     import httpx
 
     with start_reference(tmp_path, "--profile", "release-1.0", tls=False) as server:
@@ -124,7 +126,11 @@ def test_a_configured_administrators_session_survives_a_run(tmp_path: Path) -> N
         token = httpx.post(f"{api}/auth/token", data={"username": "admin", "password": "AdminPass123!"},
                            timeout=30).json()["access_token"]
         run = run_behave(["--tags=@critical", "features/authentication", "features/security/forged_tokens.feature",
-                          "features/administration/users.feature"], tmp_path, env=server.env(), timeout=900)
+                          "features/administration/users.feature", "features/infrastructure"], tmp_path,
+                         env=server.env(), timeout=900)
         assert run.returncode in (0, 1), run.output[-3000:]
+        verdict = json.loads((tmp_path / "reports" / "signoff-summary.json").read_text(encoding="utf-8"))["verdict"]
+        # a plain-HTTP deployment has no TLS front: the gate says which @critical scenarios did not run
+        assert re.search(r"@critical scenarios? not run: .*need(s)? tls_front", verdict), verdict
         after = httpx.get(f"{api}/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=30)
         assert after.status_code == 200, after.text
