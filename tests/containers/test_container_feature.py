@@ -57,6 +57,8 @@ def test_stopped_container_fails_naming_it(production: PodmanSandbox, tmp_path: 
 def test_no_engine_skips_the_scenarios_with_the_reason(tmp_path: Path) -> None:
     result = run_behave(f"unix://{tmp_path}/no-such-engine.sock", tmp_path)
 
-    assert result.returncode == 0, output_of(result)
+    # skipped with the reason, not failed; and a run that checked nothing is no release sign-off (exit 1)
+    assert result.returncode == 1, output_of(result)
+    assert "Verdict: NOT RELEASE-READY (no scenario ran)" in result.stdout, output_of(result)
     assert "0 scenarios passed, 0 failed, 2 skipped" in result.stdout, output_of(result)
     assert "the socket does not exist" in output_of(result), output_of(result)
