@@ -22,6 +22,7 @@ from support.sensitivity import (
     report_json,
     run_sensitivity,
 )
+from tests.sensitivity.conftest import two_domain_features
 
 
 def sensitivity(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -86,14 +87,6 @@ MAP = parse_fault_map(
 FAULTS = {name: f"{name} description" for name in MAP.entries}
 
 
-def _features(tmp_path: Path) -> Path:
-    root = tmp_path / "features"
-    for domain in ("auth", "other"):
-        (root / domain).mkdir(parents=True)
-        (root / domain / f"{domain}.feature").write_text(f"Feature: {domain}\n  Scenario: s\n    Given x\n")
-    return root
-
-
 def _scripted(tmp_path: Path, control_of_bad: RunOutcome) -> tuple[Report, list[RunRequest]]:
     calls: list[RunRequest] = []
 
@@ -110,7 +103,7 @@ def _scripted(tmp_path: Path, control_of_bad: RunOutcome) -> tuple[Report, list[
 
     runner_fn: Callable[[RunRequest], RunOutcome] = runner
     report = run_sensitivity(FAULTS, MAP, jobs=3, workroot=tmp_path / "work", runner=runner_fn,
-                             features_dir=_features(tmp_path))
+                             features_dir=two_domain_features(tmp_path))
     return report, calls
 
 

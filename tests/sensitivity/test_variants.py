@@ -20,6 +20,7 @@ from support.sensitivity import (
     summary_line,
     variants_line,
 )
+from tests.sensitivity.conftest import two_domain_features
 
 MAP = parse_fault_map(
     "[faults]\n"
@@ -29,14 +30,6 @@ MAP = parse_fault_map(
     'broken_variant = { acceptable = true, paths = ["auth"], why = "w" }\n'
 )
 FAULTS = {name: f"{name} description" for name in MAP.entries}
-
-
-def _features(tmp_path: Path) -> Path:
-    root = tmp_path / "features"
-    for domain in ("auth", "other"):
-        (root / domain).mkdir(parents=True)
-        (root / domain / f"{domain}.feature").write_text(f"Feature: {domain}\n  Scenario: s\n    Given x\n")
-    return root
 
 
 def _behaviour(request: RunRequest) -> RunOutcome:
@@ -54,7 +47,8 @@ def _run(tmp_path: Path) -> tuple[Report, list[RunRequest]]:
         calls.append(request)
         return _behaviour(request)
 
-    report = run_sensitivity(FAULTS, MAP, jobs=2, workroot=tmp_path, runner=runner, features_dir=_features(tmp_path))
+    report = run_sensitivity(FAULTS, MAP, jobs=2, workroot=tmp_path, runner=runner,
+                             features_dir=two_domain_features(tmp_path))
     return report, calls
 
 
@@ -94,7 +88,7 @@ def test_variants_are_reported_as_tolerated_or_not(tmp_path: Path) -> None:
 def test_without_variants_nothing_changes(tmp_path: Path) -> None:
     only = {"a_fault": "d"}
     report = run_sensitivity(only, MAP, jobs=1, workroot=tmp_path,
-                             runner=_behaviour, features_dir=_features(tmp_path))
+                             runner=_behaviour, features_dir=two_domain_features(tmp_path))
     assert variants_line(report) is None and summary_line(report) == "caught 1/1 faults"
 
 

@@ -37,3 +37,35 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def settings(clean_env: Path, server: ScriptedServer) -> Settings:
     return Settings.load({"PERMISO_BASE_URL": server.url, "TEST_RETRY_DELAY": "0.01",
                           "PERMISO_AUTH_RATE_PER_SECOND": "0"}, env_file=None)
+
+
+class EmbeddedLaunch:
+    """What `support.target.start_embedded` would run, captured instead of started (no server)."""
+
+    class Stopped(Exception):
+        pass
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], dict[str, str]]] = []
+
+    def popen(self, argv: list[str], **kwargs: object) -> None:
+        self.calls.append((list(argv), dict(kwargs.get("env") or {})))  # type: ignore[call-overload]
+        raise self.Stopped
+
+    def command(self, settings: Settings) -> tuple[list[str], dict[str, str]]:
+        """The `permiso-reference serve` command line and environment for these settings."""
+        import support.target as target
+
+        with pytest.raises(self.Stopped):
+            target.start_embedded(settings)
+        return self.calls[-1]
+
+
+@pytest.fixture
+def embedded_launch(monkeypatch: pytest.MonkeyPatch) -> EmbeddedLaunch:
+    """Capture the embedded server's command line instead of starting it."""
+    import support.target as target
+
+    launch = EmbeddedLaunch()
+    monkeypatch.setattr(target.subprocess, "Popen", launch.popen)
+    return launch

@@ -153,22 +153,9 @@ def test_configured_accounts_are_never_touched() -> None:
 
 
 # ---------------------------------------------------------------------------------------- embedded target
-def test_the_embedded_target_runs_as_production(clean_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_embedded_target_runs_as_production(clean_env: Any, embedded_launch: Any) -> None:
     """The embedded server stands in for a production deployment: `--environment production`."""
-    import support.target as target
     from support.settings import Settings
 
-    seen: list[list[str]] = []
-
-    class Stop(Exception):
-        pass
-
-    def fake_popen(argv: list[str], **_: object) -> None:
-        seen.append(list(argv))
-        raise Stop
-
-    monkeypatch.setattr(target.subprocess, "Popen", fake_popen)
-    with pytest.raises(Stop):
-        target.start_embedded(Settings.load())
-    argv = seen[0]
+    argv, _ = embedded_launch.command(Settings.load())
     assert argv[argv.index("--environment") + 1] == "production"

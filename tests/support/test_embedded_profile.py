@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,25 +21,12 @@ def test_the_profile_is_contract_by_default_and_read_from_overrides_and_env(
     assert Settings.load().redacted()["PERMISO_REFERENCE_PROFILE"] == "release-1.0"
 
 
-def test_start_embedded_passes_the_profile_to_the_server(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_start_embedded_passes_the_profile_to_the_server(clean_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         embedded_launch: Any) -> None:
     """`--profile` always reaches `permiso-reference serve`; an inherited env variable never does."""
-    import support.target as target
-
-    seen: list[tuple[list[str], dict[str, str]]] = []
-
-    class Stop(Exception):
-        pass
-
-    def fake_popen(argv: list[str], **kwargs: object) -> None:
-        seen.append((list(argv), dict(kwargs.get("env") or {})))  # type: ignore[call-overload]
-        raise Stop
-
-    monkeypatch.setattr(target.subprocess, "Popen", fake_popen)
     monkeypatch.setenv("PERMISO_REFERENCE_PROFILE", "release-1.0")
-    for overrides in ({"PERMISO_REFERENCE_PROFILE": "contract"}, {}):
-        with pytest.raises(Stop):
-            target.start_embedded(Settings.load(overrides))
-    (default_argv, default_env), (release_argv, _) = seen
+    default_argv, default_env = embedded_launch.command(Settings.load({"PERMISO_REFERENCE_PROFILE": "contract"}))
+    release_argv, _ = embedded_launch.command(Settings.load({}))
     assert "--profile=contract" in default_argv and "PERMISO_REFERENCE_PROFILE" not in default_env
     assert "--profile=release-1.0" in release_argv
 

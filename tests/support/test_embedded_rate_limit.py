@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -51,24 +52,10 @@ def test_sign_ins_are_paced_under_the_embedded_limit(clean_env: Path, configured
     assert pointed.permiso_reference_auth_rate_limit == limit
 
 
-def test_start_embedded_passes_the_limit_to_the_server(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_start_embedded_passes_the_limit_to_the_server(clean_env: Path, embedded_launch: Any) -> None:
     """The flag reaches `permiso-reference serve` only when the setting is given (no server is started)."""
-    import support.target as target
-
-    seen: list[list[str]] = []
-
-    class Stop(Exception):
-        pass
-
-    def fake_popen(argv: list[str], **_: object) -> None:
-        seen.append(list(argv))
-        raise Stop
-
-    monkeypatch.setattr(target.subprocess, "Popen", fake_popen)
-    for overrides in ({}, {"PERMISO_REFERENCE_AUTH_RATE_LIMIT": "5"}):
-        with pytest.raises(Stop):
-            target.start_embedded(Settings.load(overrides))
-    without, with_limit = seen
+    without, _ = embedded_launch.command(Settings.load({}))
+    with_limit, _ = embedded_launch.command(Settings.load({"PERMISO_REFERENCE_AUTH_RATE_LIMIT": "5"}))
     assert "--auth-rate-limit" not in without
     assert with_limit[with_limit.index("--auth-rate-limit") + 1] == "5.0"
 
