@@ -31,6 +31,7 @@ from support import flows
 from support.client import ApiResponse, PermisoClient
 from support.identities import Identity, generate_password
 from support.matchers import _Rule, has_status, is_bearer_refusal, is_oauth_error
+from support.security_checks import introspects_as
 
 #: the role a person holds so that "stripped of its role" can take it away: a default role every Permiso
 #: seeds, and one the release lets the suite find (its id is read from an account that holds it)
@@ -123,17 +124,6 @@ def _without_role_scope(signed_in: bool) -> Matcher[Any]:
     return _Rule(f"{what} whose token no longer carries the role's permission {ROLE_SCOPE!r}", check)
 
 
-def _introspected(active: bool) -> Matcher[Any]:
-    def check(item: Any) -> list[str]:
-        if getattr(item, "status", None) != 200:
-            return [f"status was {getattr(item, 'status', None)}, expected 200"]
-        body = getattr(item, "body", None)
-        got = body.get("active") if isinstance(body, dict) else None
-        return [] if got is active else [f"active was {got!r}, expected {active}"]
-
-    return _Rule(f"an introspection answer with active={active}", check)
-
-
 def outcome(name: str) -> Matcher[Any]:
     """The matcher of an expected outcome named in the Examples table."""
     _known(name, OUTCOMES)
@@ -147,7 +137,7 @@ def outcome(name: str) -> Matcher[Any]:
         "refused as a locked account": flows.a_locked_account_refusal,
         "refused as invalid_grant": lambda: is_oauth_error("invalid_grant", 401),
         "refused as not signed in": lambda: is_bearer_refusal(),
-        "reported active": lambda: _introspected(True),
-        "reported inactive": lambda: _introspected(False),
+        "reported active": lambda: introspects_as(True),
+        "reported inactive": lambda: introspects_as(False),
     }
     return table[name]()

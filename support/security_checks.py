@@ -638,8 +638,9 @@ def refused_as_invalid_token(*submitted: str) -> Matcher[Any]:
 
 
 # ---------------------------------------------------------------------------------------- tokens
-def introspects_as(active: bool) -> Matcher[Any]:
-    """A.3 ``/introspect``: 200 with ``active`` as expected; an inactive answer carries nulls only."""
+def introspects_as(active: bool, token_type: str | None = None) -> Matcher[Any]:
+    """A.3 ``/introspect``: 200 with ``active`` as expected; an inactive answer carries nulls only, an
+    active one names its subject (and, when given, reports ``token_type``: RFC 7662)."""
 
     def check(item: Any) -> list[str]:
         if getattr(item, "status", None) != 200:
@@ -655,9 +656,12 @@ def introspects_as(active: bool) -> Matcher[Any]:
                 return [f"an inactive token's answer still names {sorted(leaked)}"]
         elif not body.get("sub"):
             return ["an active token's answer names no subject"]
+        elif token_type is not None and body.get("token_type") != token_type:
+            return [f"token_type was {body.get('token_type')!r}, expected {token_type!r}"]
         return []
 
-    return _Rule(f"an introspection answer with active={active}", check)
+    kind = f" of type {token_type}" if token_type else ""
+    return _Rule(f"an introspection answer with active={active}{kind}", check)
 
 
 def is_revocation_ack() -> Matcher[Any]:

@@ -31,7 +31,8 @@ from hamcrest.core.matcher import Matcher
 
 from support import jwt_forge
 from support.client import ApiResponse, PermisoClient
-from support.matchers import _Rule, has_status, is_bearer_refusal, is_oauth_error
+from support.matchers import has_status, is_bearer_refusal, is_oauth_error
+from support.security_checks import introspects_as
 
 #: the places that take a token, as the feature names them
 USES = ("asking who is signed in", "introspection", "refreshing the session", "revoking a token")
@@ -117,26 +118,6 @@ def present_genuine(client: PermisoClient, use: str, holder: Holder) -> ApiRespo
     return present(client, use, token, holder.access)
 
 
-def _introspection(active: bool, token_type: str | None = None) -> Matcher[Any]:
-    def check(item: Any) -> list[str]:
-        if getattr(item, "status", None) != 200:
-            return [f"status was {getattr(item, 'status', None)}, expected 200"]
-        body = getattr(item, "body", None)
-        if not isinstance(body, dict):
-            return ["the answer is not a JSON object"]
-        if body.get("active") is not active:
-            return [f"active was {body.get('active')!r}, expected {active}"]
-        if not active:
-            named = sorted(k for k, v in body.items() if k != "active" and v is not None)
-            return [f"an inactive token's answer still names {named}"] if named else []
-        if token_type is not None and body.get("token_type") != token_type:
-            return [f"token_type was {body.get('token_type')!r}, expected {token_type!r}"]
-        return []
-
-    what = f"active={active}" + (f" of type {token_type}" if token_type else "")
-    return _Rule(f"an introspection answer with {what}", check)
-
-
 def outcome(name: str) -> Matcher[Any]:
     """The matcher of an expected outcome named in the Examples table."""
     _known(name, OUTCOMES)
@@ -145,10 +126,10 @@ def outcome(name: str) -> Matcher[Any]:
     if name == "refused as invalid_grant":
         return is_oauth_error("invalid_grant", 401)
     if name == "reported inactive":
-        return _introspection(False)
-    return _introspection(True, "refresh")
+        return introspects_as(False)
+    return introspects_as(True, "refresh")
 
 
 def accepted(use: str) -> Matcher[Any]:
     """What the genuine token gets for ``use``: 200, and an active answer for introspection."""
-    return _introspection(True) if use == "introspection" else has_status(200)
+    return introspects_as(True) if use == "introspection" else has_status(200)
