@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("support.report_cli", "build the Allure 3 report (and a single-file copy) from allure-results/"),
     "load": ("support.load", "run a headless Locust load against the target and judge it against budgets"),
     "sensitivity": ("support.sensitivity", "run the suite once per injected fault and print caught N/M faults"),
+    "baseline": ("support.baseline_cli", "accept a run's causes as the signed-off baseline; show or check it"),
 }
 
 

@@ -49,6 +49,7 @@ from typing import Any
 
 from support.redaction import register_secret
 from support.settings import Settings, SettingsError
+from support.signoff import Policy, SignoffFileError, policy_for
 from support.target import Target, embedded_settings, start_embedded
 
 #: attribute name of the shared data on behavex's context (and thus on every worker's behave context)
@@ -59,6 +60,8 @@ ALLURE_RESULTS = "allure-results"
 # Main-process state between before_all_workers and after_all_workers.
 _owned_target: Target | None = None
 _parts_dir: tempfile.TemporaryDirectory[str] | None = None
+#: the sign-off baseline and waivers, loaded (and validated) once before any worker starts
+_policy: Policy | None = None
 
 
 # ------------------------------------------------------------------------------------ detection
@@ -110,10 +113,11 @@ def before_all_workers(bhx_context: Any) -> None:
     Raising here makes behavex print HOOK-ERROR and exit non-zero before any worker starts, which is the
     one-line failure a configuration problem deserves.
     """
-    global _owned_target, _parts_dir
+    global _owned_target, _parts_dir, _policy
     try:
         settings = Settings.load(_behavex_defines())
-    except SettingsError as exc:
+        _policy = policy_for(settings)
+    except (SettingsError, SignoffFileError) as exc:
         _stop_before_start(str(exc))
         return
     from support import results
@@ -172,6 +176,7 @@ def after_all_workers(bhx_context: Any) -> None:
     if summary is None or not summary.records:
         RunSummary(not_run=NOTHING_SELECTED).write(SUMMARY_PATH)
         raise RunNotReleaseReady(NOTHING_SELECTED)
+    summary.policy = _policy
     for line in capability_lines(summary.capabilities):
         print(line)
     publish_summary(summary, allure_dir=Path(ALLURE_RESULTS))
@@ -227,6 +232,7 @@ def stash_summary(context: Any, summary: Any) -> bool:
                    "selected": getattr(summary, "selected", None), "deselected": getattr(summary, "deselected", 0),
                    "require_complete_gate": getattr(summary, "require_complete_gate", False),
                    "clean_reference": getattr(summary, "clean_reference", False),
+                   "target": getattr(summary, "target", ""),
                    "capabilities": dict(getattr(summary, "capabilities", {}) or {})}, out)
     return True
 
@@ -255,6 +261,7 @@ def merge_summaries(parts_dir: Path) -> Any:
         summary.require_complete_gate = summary.require_complete_gate or bool(data.get("require_complete_gate"))
         clean.append(bool(data.get("clean_reference", False)))
         summary.capabilities.update(data.get("capabilities") or {})
+        summary.target = summary.target or str(data.get("target") or "")
     summary.rules = merge_rules(rules)
     summary.selected = selected
     summary.clean_reference = bool(clean) and all(clean)

@@ -89,6 +89,10 @@ def cause_categories(summary: dict | None) -> list[str]:
         count = int(cause.get("count") or len(cause.get("scenarios") or []) or 0)
         what = "answers" if kind == "rule" else "scenarios"
         name = f"{kind}{defect}: {text} ({count} {what})"
+        if cause.get("waiver"):  # the baseline and waivers (support/signoff.py) lead the name
+            name = f"{cause.get('waiver_state')} by waiver {cause['waiver']} · {name}"
+        if cause.get("change") == "new":
+            name = f"NEW · {name}"
         value = json.dumps(text)
         test = f'd.labels.some((l) => l.name === "cause" && l.value === {value})'
         if kind == "precondition":

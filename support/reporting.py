@@ -310,6 +310,10 @@ class RunSummary:
     clean_reference: bool = False
     #: capability name -> why it is missing (None: present), as probed at the start of the run
     capabilities: dict[str, str | None] = field(default_factory=dict)
+    #: what the run was aimed at (support.target.Target.describe), recorded in the JSON for the baseline
+    target: str = ""
+    #: the baseline and waivers the causes are judged against (support.signoff.Policy); None: neither
+    policy: Any = None
 
     def record(
         self,
@@ -363,11 +367,20 @@ class RunSummary:
 
     @property
     def failed_critical(self) -> list[ScenarioRecord]:
-        return [r for r in self._counted if r.critical and r.status in _FAILING]
+        """Failed ``@critical`` scenarios that block (a waiver's accepted scenarios are :attr:`waived`)."""
+        waived = self.judgement().accepted_scenarios
+        return [r for r in self._counted if r.critical and r.status in _FAILING and r.title not in waived]
 
     @property
     def failed_other(self) -> list[ScenarioRecord]:
-        return [r for r in self._counted if not r.critical and r.status in _FAILING]
+        waived = self.judgement().accepted_scenarios
+        return [r for r in self._counted if not r.critical and r.status in _FAILING and r.title not in waived]
+
+    @property
+    def waived(self) -> list[ScenarioRecord]:
+        """Failed scenarios whose cause a valid waiver accepts: listed, not counted in the verdict."""
+        waived = self.judgement().accepted_scenarios
+        return [r for r in self._counted if r.status in _FAILING and r.title in waived]
 
     @property
     def untested_critical(self) -> list[ScenarioRecord]:
@@ -384,6 +397,12 @@ class RunSummary:
     @property
     def broken_rules(self) -> list[RuleRecord]:
         return [r for r in self.rules if r.broken]
+
+    @property
+    def blocking_rules(self) -> list[RuleRecord]:
+        """Broken rules no valid waiver accepts."""
+        waived = self.judgement().accepted_rules
+        return [r for r in self.broken_rules if r.id not in waived]
 
     @property
     def executed(self) -> int:
@@ -441,8 +460,9 @@ class RunSummary:
             reasons.append(f"{n} @critical scenario{'s' if n != 1 else ''} not run")
         if n := len(self.missed_budgets):
             reasons.append(f"{n} performance budget{'s' if n != 1 else ''} missed")
-        if self.scan_enabled and (n := len(self.broken_rules)):
+        if self.scan_enabled and (n := len(self.blocking_rules)):
             reasons.append(f"{n} run-wide rule{'s' if n != 1 else ''} broken")
+        reasons += self.judgement().blocking_notes()
         if self.require_complete_gate and (gap := self.gate_gap_text()):
             reasons.append(gap + " (PERMISO_REQUIRE_COMPLETE_GATE=true)")
         if self.interrupted:
@@ -462,12 +482,25 @@ class RunSummary:
         - ``Verdict: NOT RELEASE-READY (<reasons>)`` or ``Verdict: RELEASE-READY``; either is followed by
           `` — <n> @critical scenarios not run: 7 need tls_front, ...`` when the gate was not complete
           (unless PERMISO_REQUIRE_COMPLETE_GATE made that gap one of the reasons already).
+
+        Against a baseline (support/signoff.py) a run that is not ready names its new causes first
+        (``NOT RELEASE-READY (1 new cause since the baseline of 2026-11-30; ...)``); causes accepted by
+        waivers, and new causes that do not block, are said in the tail.
         """
         if self.not_run:
             return f"Verdict: NOT RUN ({self.not_run})"
         reasons = self.reasons_not_ready()
+        judged = self.judgement()
+        if reasons and judged.baseline is not None and judged.new:
+            reasons = [judged.new_text(), *reasons]
         gap = "" if self.require_complete_gate else self.gate_gap_text()
-        tail = f" — {gap}" if gap else ""
+        tails = [gap] if gap else []
+        if accepted := [c for c in judged.causes if c.get("waiver_state") == "accepted"]:
+            ids = ", ".join(dict.fromkeys(str(c["waiver"]) for c in accepted))
+            tails.append(f"{len(accepted)} cause{'s' if len(accepted) != 1 else ''} accepted by waiver ({ids})")
+        if not reasons and judged.baseline is not None and judged.new:
+            tails.append(judged.new_text() + ", none blocking")
+        tail = "".join(f" — {t}" for t in tails)
         if self.interrupted:
             never = self.never_ran
             head = (f"{never} of {self.selected} selected scenario{'s' if self.selected != 1 else ''} never ran"
@@ -497,6 +530,34 @@ class RunSummary:
         return {d: counts[d] for d in order if d in counts}
 
     # -- causes --------------------------------------------------------------------------------------
+
+    def excused(self, title: str) -> bool:
+        """Whether the last recorded failure of this scenario is one the verdict does not count: a
+        ``@known_defect``, or a cause a valid waiver accepts for this scenario (support/run.py uses it so
+        behave's exit code agrees with the verdict)."""
+        from support import signoff
+
+        rec = next((r for r in reversed(self.records) if r.title == title), None)
+        if rec is None or rec.status not in _FAILING:
+            return False
+        if rec.known_defect:
+            return True
+        if self.policy is None or not self.policy.waivers:
+            return False
+        entry = {"kind": rec.cause_kind or "scenario", "cause": rec.cause or title, "defect": rec.defect,
+                 "rule": rec.rule or (None if rec.defect else title), "scenarios": [title],
+                 "error": rec.status == ERROR or rec.error_note is not None}
+        protected = {title: rec.critical and rec.domain in signoff.PROTECTED_DOMAINS}
+        judged = signoff.evaluate([entry], self.policy, protected)
+        return judged.causes[0]["waiver_state"] == "accepted"
+
+    def judgement(self) -> Any:
+        """The causes judged against the baseline and waivers (support.signoff.Judgement): each cause
+        with its ``key``, ``change`` (new / persisting) and waiver state; the fixed ones; every waiver."""
+        from support import signoff
+
+        protected = {r.title: r.critical and r.domain in signoff.PROTECTED_DOMAINS for r in self.records}
+        return signoff.evaluate(self.causes(), self.policy or signoff.Policy(), protected)
 
     def causes(self) -> list[dict[str, Any]]:
         """One entry per distinct cause of the run, most affected first.
@@ -547,6 +608,12 @@ class RunSummary:
         return entries
 
     def _cause_line(self, entry: Mapping[str, Any]) -> str:
+        marks = {"new": "**NEW** ", "persisting": "persisting "}.get(str(entry.get("change")), "")
+        if entry.get("waiver"):
+            marks += f"({entry['waiver_state']}: waiver {_md(str(entry['waiver']))}) "
+        return "- " + marks + self._cause_text(entry).removeprefix("- ")
+
+    def _cause_text(self, entry: Mapping[str, Any]) -> str:
         defect = f" [{entry['defect']}]" if entry.get("defect") else ""
         if entry["kind"] == "rule":
             counted = "" if entry.get("counted", True) else " (not counted: SECURITY_SCAN_ENABLED=false)"
@@ -601,13 +668,16 @@ class RunSummary:
 
     def to_json(self) -> dict[str, Any]:
         """The summary as data (``reports/signoff-summary.json``); every text redacted."""
+        judged = self.judgement()
         data = {
             "verdict": self.verdict.removeprefix("Verdict: "),
             "release_ready": self.release_ready,
             "not_run": self.not_run,
             "counts": self.counts(),
             "behave_counts": self.behave_counts(),
-            "causes": self.causes(),
+            "target": self.target,
+            "causes": judged.causes,
+            "signoff": judged.to_json(),
             "interrupted": self.interrupted,
             "selected": self.selected,
             "never_ran": self.never_ran if self.interrupted else 0,
@@ -639,9 +709,11 @@ class RunSummary:
                       "again; the results of any earlier run were removed so they cannot be mistaken for this one.",
                       ""]
             return _redact("\n".join(lines))
+        judged = self.judgement()
         lines += ["## Causes", ""]
-        lines += [self._cause_line(entry) for entry in self.causes()] or ["None."]
+        lines += [self._cause_line(entry) for entry in judged.causes] or ["None."]
         lines.append("")
+        lines += signoff_sections(judged)
         total = {"passed": 0, "failed": 0, "skipped": 0, "known_defect": 0}
         lines += [
             "## Scenarios by domain",
@@ -680,6 +752,10 @@ class RunSummary:
         if self.failed_other:
             lines += ["## Other failed scenarios", ""]
             lines += [f"- {_md(r.title)} ({r.status})" for r in self.failed_other]
+            lines.append("")
+        if self.waived:
+            lines += ["## Failed, accepted by a waiver (not counted in the verdict)", ""]
+            lines += [f"- {_md(r.title)} ({r.status})" for r in self.waived]
             lines.append("")
         not_run = [*self.untested_critical, *self.skipped_critical]
         if not_run:
@@ -770,6 +846,13 @@ class RunSummary:
         path.write_text(self.render_markdown(), encoding="utf-8")
         self.write_json(path.with_suffix(".json"))
         return path
+
+
+def signoff_sections(judged: Any) -> list[str]:
+    """The "Since the baseline" and "Waivers" sections of the summary (support/signoff.py)."""
+    from support.signoff import markdown_sections
+
+    return markdown_sections(judged, _md)
 
 
 def _md(text: str) -> str:
@@ -975,6 +1058,30 @@ def write_run_metadata(
     (results_dir / "executor.json").write_text(json.dumps(executor, indent=2) + "\n", encoding="utf-8")
     return props
 
+
+
+def signoff_properties(summary: RunSummary) -> dict[str, str]:
+    """The verdict and what changed since the baseline, as ``environment.properties`` entries: the Allure
+    dashboard's environment panel is where the release meeting reads the run's context."""
+    judged = summary.judgement()
+    props = {"signoff.verdict": summary.verdict.removeprefix("Verdict: ")}
+    if judged.baseline is not None:
+        props["signoff.baseline"] = f"{judged.baseline.date} ({judged.baseline.target})"
+        props["signoff.causes"] = (f"{len(judged.new)} new, {len(judged.persisting)} persisting, "
+                                   f"{len(judged.fixed)} fixed")
+    for w in judged.waivers:
+        props[f"signoff.waiver.{w['id']}"] = f"{w['state']} (until {w['expires']}; {w['accepted_by']})"
+    return props
+
+
+def append_properties(results_dir: Path, props: Mapping[str, str]) -> Path | None:
+    """Add entries to the run's ``environment.properties`` (written by :func:`write_run_metadata`)."""
+    path = Path(results_dir) / "environment.properties"
+    if not props or not path.parent.is_dir():
+        return None
+    with path.open("a", encoding="utf-8") as out:
+        out.write(format_properties({k: _redact(v) for k, v in props.items()}))
+    return path
 
 
 # -- run-wide rules as results ---------------------------------------------------------------------------

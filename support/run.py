@@ -43,6 +43,7 @@ from support import parallel, results
 from support.client import ExchangeLog, PermisoClient, TargetUnreachable
 from support.identities import Identities
 from support.settings import Settings, SettingsError
+from support.signoff import SignoffFileError, policy_for
 from support.target import Target, TargetError, resolve_target
 
 
@@ -80,6 +81,8 @@ class RunState:
     #: how many scenarios the selection picks, and how many of the read features' scenarios it leaves out
     expected: int | None = None
     deselected: int = 0
+    #: the baseline and waivers the sign-off judges causes against (support.signoff.Policy)
+    policy: Any = None
 
 
 class CleanupLedger:
@@ -178,6 +181,35 @@ def fail_run(context: Any) -> None:
     raise RunNotReleaseReady("the run is not release-ready")
 
 
+def excuse_accepted_failures() -> None:
+    """Let a failed scenario the verdict does not count (a ``@known_defect``, or one a valid waiver
+    accepts) leave behave's exit code alone; idempotent.
+
+    behave exits 1 when any feature failed (a local count in ``Runner.run_model``), so a RELEASE-READY
+    verdict with an accepted failure would still exit 1 and the verdict and the exit code would disagree.
+    ``Scenario.run`` returns whether the scenario failed, and that return value is all the count reads:
+    wrapping it changes nothing else. The scenario stays *failed* in behave's summary line, Allure and
+    JUnit (it did fail); only its vote on the exit code goes. Whatever else makes the run not ready still
+    ends it with 1 (`fail_run`), and behavex's exit code follows the workers' exit codes.
+    """
+    from behave.model import Scenario
+
+    if getattr(Scenario.run, "_permiso_excuses", False):
+        return
+    original = Scenario.run
+
+    def run(self: Any, runner: Any) -> bool:
+        failed = original(self, runner)
+        if failed:
+            summary = getattr(getattr(getattr(runner, "context", None), "run_state", None), "summary", None)
+            if summary is not None and summary.excused(f"{self.feature.name} › {self.name}"):
+                return False
+        return failed
+
+    run._permiso_excuses = True  # type: ignore[attr-defined]
+    Scenario.run = run  # type: ignore[method-assign]
+
+
 def _install_sigterm() -> None:
     """Turn SIGTERM into KeyboardInterrupt so behave's abort path (and our cleanups) run."""
 
@@ -233,12 +265,14 @@ def before_all(context: Any) -> None:
         return
     try:
         settings = Settings.load(_userdata(context))
-    except SettingsError as exc:
+        policy = policy_for(settings)
+    except (SettingsError, SignoffFileError) as exc:
         fail_fast(context, str(exc))
         return
+    excuse_accepted_failures()
     results.start_fresh(context)  # empty allure-results/ (not in behavex workers) before anything is written
     results.install_junit_reporter(context)  # JUnit keeps scenarios skipped for a missing capability
-    state = RunState(settings=settings)
+    state = RunState(settings=settings, policy=policy)
     state.expected = selected_scenarios(context)
     everything = all_scenarios(context)
     if state.expected is not None and everything is not None:
@@ -305,6 +339,8 @@ def _new_summary(state: RunState | None = None) -> Any:
     if state is not None:
         settings, target = state.settings, state.target
         summary.selected = state.expected
+        summary.policy = state.policy
+        summary.target = _target_text(target, settings)
         summary.capabilities = state.capabilities
         summary.deselected = state.deselected
         summary.require_complete_gate = bool(getattr(settings, "permiso_require_complete_gate", False))
@@ -313,6 +349,17 @@ def _new_summary(state: RunState | None = None) -> Any:
             and getattr(settings, "permiso_reference_profile", "contract") == "contract"
             and not getattr(settings, "permiso_reference_faults", ""))
     return summary
+
+
+def _target_text(target: Target | None, settings: Settings) -> str:
+    """What the run was aimed at, stable between runs (an embedded server's port changes every time)."""
+    if target is None:
+        return ""
+    if target.embedded:
+        faults = getattr(settings, "permiso_reference_faults", "")
+        return (f"embedded reference Permiso (profile {getattr(settings, 'permiso_reference_profile', 'contract')}"
+                + (f", faults {faults}" if faults else "") + ")")
+    return target.base_url
 
 
 def _write_metadata(state: RunState) -> None:
@@ -464,6 +511,8 @@ def publish_summary(summary: Any, *, allure_dir: Path | None = ALLURE_RESULTS,
     from support import reporting
 
     summary.write(SUMMARY_PATH)
+    if allure_dir is not None:
+        reporting.append_properties(allure_dir, reporting.signoff_properties(summary))
     if summary.rules and allure_dir is not None:
         reporting.write_rule_results(allure_dir, summary.rules, scan_enabled=summary.scan_enabled)
     if summary.rules and junit_dir is not None:

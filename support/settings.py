@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     permiso_verbose: bool = False
     # A release gate with @critical scenarios that did not run (a missing capability) is NOT release-ready.
     permiso_require_complete_gate: bool = False
+    # The sign-off's baseline (`permiso-acceptance baseline accept` writes it) and waivers (support/signoff.py);
+    # a missing file means none. Relative paths are read from where behave runs (the project root).
+    permiso_signoff_baseline: Path = Path("signoff/baseline.json")
+    permiso_signoff_waivers: Path = Path("signoff/waivers.toml")
     permiso_run_id: str = Field(default_factory=_new_run_id)
     docker_host: str | None = None
 
