@@ -189,8 +189,9 @@ def excuse_accepted_failures() -> None:
     verdict with an accepted failure would still exit 1 and the verdict and the exit code would disagree.
     ``Scenario.run`` returns whether the scenario failed, and that return value is all the count reads:
     wrapping it changes nothing else. The scenario stays *failed* in behave's summary line, Allure and
-    JUnit (it did fail); only its vote on the exit code goes. Whatever else makes the run not ready still
-    ends it with 1 (`fail_run`), and behavex's exit code follows the workers' exit codes.
+    JUnit (it did fail); only its vote on the exit code goes (and on the root ``context.failed`` it set,
+    which is what a behavex worker reports). Whatever else makes the run not ready still ends it with 1
+    (`fail_run`, or after_all_workers under behavex).
     """
     from behave.model import Scenario
 
@@ -199,10 +200,15 @@ def excuse_accepted_failures() -> None:
     original = Scenario.run
 
     def run(self: Any, runner: Any) -> bool:
+        context = getattr(runner, "context", None)
+        failed_before = bool(getattr(context, "failed", False))
         failed = original(self, runner)
         if failed:
-            summary = getattr(getattr(getattr(runner, "context", None), "run_state", None), "summary", None)
+            summary = getattr(getattr(context, "run_state", None), "summary", None)
             if summary is not None and summary.excused(f"{self.feature.name} › {self.name}"):
+                # behavex reads the root ``context.failed`` (set by the failed step) as the worker's result
+                with contextlib.suppress(Exception):
+                    context._set_root_attribute("failed", failed_before)
                 return False
         return failed
 

@@ -10,13 +10,17 @@ starts with one line and exit 2. Every file lives in tmp_path (the project's con
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import ROOT, clean_env
 from tests.e2e.test_console_and_results import project
 from tests.e2e.test_run_verdicts import NO_DOCKER, TRACEBACK, run
+from tests.front.test_nginx_front import _short_output_dir
 
 GATE = ["--tags=@critical"]
 FAULT = {**NO_DOCKER, "PERMISO_REFERENCE_FAULTS": "refresh_reuse"}
@@ -79,3 +83,28 @@ def test_new_causes_since_the_baseline_and_waivers_that_expire(tmp_path: Path) -
     assert code == 2, out[-2000:]
     assert "expires '31/12/2099' is not a date (write YYYY-MM-DD)" in out and TRACEBACK not in out
     assert summary(work)["verdict"].startswith("NOT RUN (waivers ")
+
+
+def test_behavex_exit_code_follows_the_verdict_with_a_waiver(tmp_path: Path) -> None:
+    """Under behavex each worker reports ``context.failed``: an accepted failure must not set it either."""
+    behavex = shutil.which("behavex", path=str(Path(sys.executable).parent)) or shutil.which("behavex")
+    if behavex is None:
+        pytest.skip("behavex is not installed (pip install -e '.[test]')")
+    (tmp_path / "pyproject.toml").write_text('[tool.behave]\nformat = ["plain"]\nshow_skipped = false\n')
+    env = clean_env({**FAULT, "PYTHONPATH": str(ROOT)})
+    argv = [behavex, "--parallel-processes", "2", "--parallel-scheme", "feature", "-o", _short_output_dir(),
+            "-t", "@critical", str(ROOT / "features" / "tokens"), str(ROOT / "features" / "infrastructure")]
+
+    def behavex_run() -> tuple[int, str]:
+        proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    code, out = behavex_run()
+    assert code == 1 and "Verdict: NOT RELEASE-READY (1 @critical scenario failed)" in out, out[-3000:]
+    scenario = next(c for c in summary(tmp_path)["causes"])["scenarios"][0].split(" › ", 1)[1]
+    (tmp_path / "signoff").mkdir()
+    (tmp_path / "signoff" / "waivers.toml").write_text(WAIVER.format(scenario=scenario, expires="2099-12-31"),
+                                                       encoding="utf-8")
+    code, out = behavex_run()
+    assert code == 0, out[-3000:]
+    assert "Verdict: RELEASE-READY" in out and "accepted by waiver (refresh-reuse)" in out
