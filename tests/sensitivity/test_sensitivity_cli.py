@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,8 +44,11 @@ def test_a_caught_and_a_weakened_selection_escape_are_reported(tmp_path: Path) -
     assert report.with_suffix(".md").exists()
     # behave's own outputs went to the run folders, not to the checkout.
     kept = Path(out.split("behave outputs kept in ")[1].splitlines()[0])
-    shards = sorted((kept / "baseline").iterdir())
-    assert any((d / "junit").is_dir() and (d / "allure-results").is_dir() for d in shards)
+    try:
+        shards = sorted((kept / "baseline").iterdir())
+        assert any((d / "junit").is_dir() and (d / "allure-results").is_dir() for d in shards)
+    finally:
+        shutil.rmtree(kept, ignore_errors=True)  # --keep keeps them on purpose; nothing stays in /tmp
     assert not (tmp_path / "allure-results").exists()
 
 
