@@ -1069,6 +1069,11 @@ def signoff_properties(summary: RunSummary) -> dict[str, str]:
         props["signoff.baseline"] = f"{judged.baseline.date} ({judged.baseline.target})"
         props["signoff.causes"] = (f"{len(judged.new)} new, {len(judged.persisting)} persisting, "
                                    f"{len(judged.fixed)} fixed")
+        for change, items in (("new", judged.new), ("persisting", judged.persisting), ("fixed", judged.fixed)):
+            if items:
+                keys = [str(c["key"]) for c in items]
+                props[f"signoff.{change}"] = "; ".join(keys[:10]) + (f"; +{len(keys) - 10} more" if len(keys) > 10
+                                                                     else "")
     for w in judged.waivers:
         props[f"signoff.waiver.{w['id']}"] = f"{w['state']} (until {w['expires']}; {w['accepted_by']})"
     return props

@@ -70,6 +70,9 @@ def test_new_fixed_and_persisting_against_the_baseline() -> None:
     assert data["target"] == "embedded reference Permiso (profile contract)"
     assert data["signoff"]["new"] == [f"scenario:{REFRESH}"] and data["signoff"]["fixed"][0]["key"] == "rule:cors"
     assert {c["change"] for c in data["causes"]} == {"new", "persisting"}
+    props = signoff_properties(now)
+    assert props["signoff.causes"] == "1 new, 1 persisting, 1 fixed" and props["signoff.fixed"] == "rule:cors"
+    assert props["signoff.new"] == f"scenario:{REFRESH}"
 
 
 def test_without_a_baseline_nothing_is_called_new() -> None:
