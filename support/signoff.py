@@ -296,8 +296,11 @@ class Judgement:
 
     def blocking_notes(self) -> list[str]:
         """Verdict reasons the waivers add: expired waivers, and waivers that may not cover a scenario."""
-        notes = [f"waiver {w['id']} expired (it held until {w['expires']})" for w in self.waivers_in(_EXPIRED)]
+        notes = [f"waiver {w['id']} expired (it held until {w['expires']})" for w in self.waivers_in(_EXPIRED)
+                 if w["blocking"]]
         for w in self.waivers_in(_NOT_COVERED):
+            if not w["blocking"]:
+                continue
             notes.append(f"waiver {w['id']} does not name {_plural(len(w['unnamed']), 'scenario')} it would cover")
         return notes
 
@@ -355,6 +358,8 @@ def evaluate(causes: Sequence[Mapping[str, Any]], policy: Policy,
     waivers = []
     for waiver in policy.waivers:
         matched = hits[waiver.id]
+        # an expired or too-broad waiver blocks only where no other waiver accepts what it matches
+        open_causes = [c for c in matched if c["waiver_state"] != _ACCEPTED]
         if not matched:
             state = _STALE
         elif waiver.expired(policy.today):
@@ -367,6 +372,7 @@ def evaluate(causes: Sequence[Mapping[str, Any]], policy: Policy,
                         "scenarios": list(waiver.scenarios), "reason": waiver.reason,
                         "accepted_by": waiver.accepted_by, "expires": waiver.expires.isoformat(),
                         "causes": [c["key"] for c in matched], "unnamed": unnamed_by[waiver.id],
+                        "blocking": state in (_EXPIRED, _NOT_COVERED) and bool(open_causes),
                         "describe": waiver.describe()})
     return Judgement(causes=judged, baseline=policy.baseline, fixed=fixed, waivers=waivers)
 

@@ -269,3 +269,11 @@ def test_allure_categories_say_new_and_accepted() -> None:
              for c in cause_categories(summary(policy=policy).to_json())]
     assert names[0].startswith(f"NEW · scenario: {REFRESH}")
     assert names[1].startswith("accepted by waiver hdr · scenario [D9]")
+
+
+def test_an_expired_waiver_does_not_block_what_another_waiver_accepts() -> None:
+    policy = Policy(waivers=(waiver("old", defect="D9", expires=dt.date(2026, 1, 1)), waiver("new", defect="D9"),
+                             waiver("refresh", scenarios=(REFRESH,))), today=TODAY)
+    s = summary(policy=policy)
+    assert s.release_ready, s.reasons_not_ready()
+    assert {w["id"]: w["state"] for w in s.judgement().waivers}["old"] == "expired"
