@@ -310,6 +310,12 @@ class RunSummary:
     clean_reference: bool = False
     #: capability name -> why it is missing (None: present), as probed at the start of the run
     capabilities: dict[str, str | None] = field(default_factory=dict)
+    #: causes other checkers list themselves, one entry each, shaped like :meth:`causes` entries (the
+    #: fuzzer's findings: kind ``finding``, one per operation and check); the failed scenarios an entry
+    #: names in ``scenarios`` are not listed again under a cause of their own
+    extra_causes: list[dict[str, Any]] = field(default_factory=list)
+    #: run-wide notes that are not failures (the fuzzer's note on the API schema), listed once
+    notes: list[str] = field(default_factory=list)
 
     def record(
         self,
@@ -507,8 +513,9 @@ class RunSummary:
         or a ``defect``; ``scenarios`` lists the failed scenarios it explains.
         """
         groups: dict[tuple[str, str, bool], dict[str, Any]] = {}
+        listed = {title for extra in self.extra_causes for title in extra.get("scenarios", ())}
         for r in self.records:
-            if r.status not in _FAILING or r.interrupted:
+            if r.status not in _FAILING or r.interrupted or (r.cause_kind == "finding" and r.title in listed):
                 continue
             kind = r.cause_kind or "scenario"
             cause = r.cause or r.title
@@ -542,7 +549,8 @@ class RunSummary:
                 "checked": rule.checked, "violations": rule.violations, "first": examples[0] if examples else "",
                 "counted": self.scan_enabled, "error": False, "known_defect": False, "notes": [],
             })
-        order = {"rule": 0, "precondition": 1, "scenario": 2}
+        entries += [dict(extra) for extra in self.extra_causes]
+        order = {"rule": 0, "precondition": 1, "finding": 2, "scenario": 3}
         entries.sort(key=lambda e: (-int(e["count"]), order.get(str(e["kind"]), 3)))
         return entries
 
@@ -554,6 +562,9 @@ class RunSummary:
             return (f"- **rule**{defect} {_md(entry['cause'])}: {entry['violations']} of {entry['checked']} "
                     f"answers broke it{first}{counted}")
         n = int(entry["count"])
+        if entry["kind"] == "finding":
+            first = f"; minimal request: {_md(entry['first'])}" if entry.get("first") else ""
+            return f"- **finding**{defect} {_md(entry['cause'])}: {n} answer{'s' if n != 1 else ''}{first}"
         if entry.get("notes"):
             notes = f" ({_md('; '.join(entry['notes']))})"
         else:
@@ -608,6 +619,7 @@ class RunSummary:
             "counts": self.counts(),
             "behave_counts": self.behave_counts(),
             "causes": self.causes(),
+            "notes": list(self.notes),
             "interrupted": self.interrupted,
             "selected": self.selected,
             "never_ran": self.never_ran if self.interrupted else 0,
@@ -642,6 +654,8 @@ class RunSummary:
         lines += ["## Causes", ""]
         lines += [self._cause_line(entry) for entry in self.causes()] or ["None."]
         lines.append("")
+        if self.notes:
+            lines += ["## Notes (not failures)", "", *(f"- {_md(note)}" for note in self.notes), ""]
         total = {"passed": 0, "failed": 0, "skipped": 0, "known_defect": 0}
         lines += [
             "## Scenarios by domain",
@@ -990,7 +1004,8 @@ def label_cause(cause: Any) -> bool:
     if test is None or cause is None:
         return False
     test.labels = [lb for lb in (test.labels or []) if lb.name not in ("cause", "cause_kind")]
-    test.labels.append(Label(name="cause", value=_redact(str(cause.cause))))
+    for text in (cause.cause, *getattr(cause, "also", ())):  # a scenario with several findings: each
+        test.labels.append(Label(name="cause", value=_redact(str(text))))
     test.labels.append(Label(name="cause_kind", value=str(cause.kind)))
     return True
 
