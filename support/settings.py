@@ -46,7 +46,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from support import redaction
 
 #: Generated examples per operation and kind of data when PERMISO_FUZZ_EXAMPLES is unset (docs/fuzzing.md).
-DEFAULT_FUZZ_EXAMPLES = 10
+DEFAULT_FUZZ_EXAMPLES = 25
 DEFAULT_CONTAINERS = ("permiso-app-1", "permiso-postgres-prod", "permiso-redis-prod", "permiso-nginx-prod")
 
 
@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     # operation and kind of data; set, it also selects the @fuzz scenarios in a run that does not name @fuzz.
     permiso_fuzz_examples: int | None = Field(None, ge=1, le=10_000)
     # Wall-clock budget of one @fuzz scenario (one router), shared by its operations.
-    permiso_fuzz_seconds: float = Field(40, gt=0, le=86_400)
+    permiso_fuzz_seconds: float = Field(20, gt=0, le=86_400)
     # The fuzzer's seed (printed by every run; set it to replay a finding); unset: a fresh one per run.
     permiso_fuzz_seed: int | None = Field(None, ge=0, le=2**63 - 1)
     permiso_run_id: str = Field(default_factory=_new_run_id)
@@ -304,7 +304,7 @@ class Settings(BaseSettings):
 
     @property
     def fuzz_examples(self) -> int:
-        """Generated examples per operation and kind of data (``PERMISO_FUZZ_EXAMPLES``, default 10)."""
+        """Generated examples per operation and kind of data (``PERMISO_FUZZ_EXAMPLES``, default 25)."""
         return self.permiso_fuzz_examples if self.permiso_fuzz_examples is not None else DEFAULT_FUZZ_EXAMPLES
 
     @property

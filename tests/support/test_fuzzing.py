@@ -249,7 +249,7 @@ def test_each_operation_gets_its_share_of_the_time_left() -> None:
 def test_fuzz_settings_have_defaults_and_bounds(clean_env: Path) -> None:
     s = Settings.load({}, env_file=None)
     assert (s.fuzz_examples, s.permiso_fuzz_examples, s.permiso_fuzz_seed) == (DEFAULT_FUZZ_EXAMPLES, None, None)
-    assert Settings.load({"PERMISO_FUZZ_EXAMPLES": "", "PERMISO_FUZZ_SEED": ""}, env_file=None).fuzz_examples == 10
+    assert Settings.load({"PERMISO_FUZZ_EXAMPLES": "", "PERMISO_FUZZ_SEED": ""}, env_file=None).fuzz_examples == 25
     s = Settings.load({"PERMISO_FUZZ_EXAMPLES": "3", "PERMISO_FUZZ_SECONDS": "5", "PERMISO_FUZZ_SEED": "42"},
                       env_file=None)
     assert (s.fuzz_examples, s.permiso_fuzz_seconds, s.permiso_fuzz_seed) == (3, 5.0, 42)
