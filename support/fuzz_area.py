@@ -10,6 +10,8 @@ raised as :class:`support.causes.Findings` (each its own cause in the sign-off s
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,12 +50,26 @@ class Session:
 
 
 _SESSION: Session | None = None
+_HYPOTHESIS_HOME: str | None = None
+
+
+def _private_hypothesis_home() -> None:
+    """Hypothesis keeps caches (``.hypothesis/constants``, ``unicode_data``) in the working directory even
+    without an example database; the run gives it a private temporary directory instead, removed by
+    :func:`reset` at the end of the run, so nothing is left in the repository or the temporary folder."""
+    global _HYPOTHESIS_HOME
+    if _HYPOTHESIS_HOME is None:
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        _HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="permiso-fuzz-")
+        set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 
 
 def session(settings: Settings, visitor: PermisoClient) -> Session:
     """The run's session, made (and announced on the console) by the first fuzz scenario of the run."""
     global _SESSION
     if _SESSION is None or _SESSION.run_id != settings.permiso_run_id:
+        _private_hypothesis_home()
         spec, source = load_spec(visitor)
         seed = settings.permiso_fuzz_seed if settings.permiso_fuzz_seed is not None else new_seed()
         _SESSION = Session(settings.permiso_run_id, load_schema(spec), source, seed)
@@ -65,10 +81,14 @@ def session(settings: Settings, visitor: PermisoClient) -> Session:
 
 
 def reset() -> None:
-    """Forget the session and the findings (end of a run; a behavex worker's next feature)."""
-    global _SESSION
+    """Forget the session and the findings, remove Hypothesis' caches (end of a run; a behavex worker's
+    next feature)."""
+    global _SESSION, _HYPOTHESIS_HOME
     _SESSION = None
     BOOK.reset()
+    if _HYPOTHESIS_HOME is not None:
+        shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
+        _HYPOTHESIS_HOME = None
 
 
 def callers_for(settings: Settings, admin: PermisoClient, identities: Any) -> tuple[dict[str, PermisoClient], set[str]]:

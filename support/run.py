@@ -481,12 +481,12 @@ def finish_summary(context: Any, summary: Any, settings: Settings | None) -> Non
 
     summary.rules = [RuleRecord.from_dict(r) for r in security_checks.WATCH.rule_records()]
     security_checks.WATCH.reset()
-    from support import fuzz_findings
+    from support import fuzz_area, fuzz_findings
 
     summary.extra_causes = fuzz_findings.BOOK.cause_entries()  # the fuzzer's findings, one cause each
     note = fuzz_findings.BOOK.schema_note()
     summary.notes = [note] if note else []
-    fuzz_findings.BOOK.reset()
+    fuzz_area.reset()  # forgets the findings, removes Hypothesis' caches
     summary.scan_enabled = bool(getattr(settings, "security_scan_enabled", True))
     summary.require_complete_gate = bool(getattr(settings, "permiso_require_complete_gate", False))
     runner = getattr(context, "_runner", None)
