@@ -1,5 +1,5 @@
 """Console script ``permiso-reference``: ``serve`` the reference Permiso, list its ``faults`` and
-``profiles``.
+``profiles``, and print its API description (``openapi``).
 
 Unknown fault or profile names exit with status 2 and one clear line: a typo must never silently give a
 healthy server to a sensitivity run. ``--profile`` (or ``PERMISO_REFERENCE_PROFILE``) picks a named set
@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--quiet", action="store_true", help="print only the listening line")
     sub.add_parser("faults", help="list the injectable faults and acceptable variants (name, kind, description)")
     sub.add_parser("profiles", help="list the profiles (name, summary)")
+    openapi = sub.add_parser("openapi", help="print the API description (/openapi.json) without serving; "
+                                             "refreshes the suite's copy: --output support/data/permiso-openapi.json")
+    openapi.add_argument("--output", default=None, help="write it to this file instead of printing it")
     sub.add_parser("front", add_help=False, help="serve behind a real nginx front (permiso_reference/front.py)")
     return parser
 
@@ -74,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in sorted(BEHAVIOURS):
             print(f"{name:<{width}}  {kind_of(name):<7}  {BEHAVIOURS[name]}")
         return 0
+    if args.command == "openapi":
+        return _print_openapi(args.output)
     if args.command == "profiles":
         width = max(len(n) for n in PROFILES)
         for name in profile_names():
@@ -105,6 +110,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     from permiso_reference.server import run
 
     run(settings, quiet=args.quiet)
+    return 0
+
+
+def _print_openapi(output: str | None) -> int:
+    """The contract profile's API description, as a deployment that publishes it would serve it.
+
+    Built from the app itself (a throwaway in-memory database, nothing listens): the suite fuzzes a
+    deployment that hides its description from this copy, so refreshing it needs no running server.
+    """
+    import json
+
+    from permiso_reference.app import create_app
+
+    app = create_app(ReferenceSettings())
+    try:
+        text = json.dumps(app.openapi(), indent=1, sort_keys=True) + "\n"
+    finally:
+        app.state.db.close()  # removes its temporary database file
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
     return 0
 
 

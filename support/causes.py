@@ -144,6 +144,16 @@ class PreconditionRefused(AssertionError):
         return f"could not prepare: {self.method} {path} answered {self.status} ({self.reason})"
 
 
+class Findings(AssertionError):
+    """A step found several distinct problems, each its own cause (the fuzzer's findings, one per operation
+    and check). An AssertionError: the scenario *failed*. ``causes`` are the lines the sign-off summary
+    lists; support/fuzz_findings.py hands the summary the full entries."""
+
+    def __init__(self, message: str, causes: Iterable[str]) -> None:
+        self.causes = tuple(causes)
+        super().__init__(message)
+
+
 def could_not_prepare(answer: Any, what: str = "") -> PreconditionRefused:
     """The exception a Given step raises when a setup call was refused: ``raise could_not_prepare(r)``."""
     from support.redaction import redact_text, redact_url
@@ -164,7 +174,7 @@ def require_prepared(answer: Any, *ok: int, what: str = "") -> Any:
 
 
 # ---------------------------------------------------------------------------------------- attribution
-PRECONDITION, SCENARIO, RULE = "precondition", "scenario", "rule"
+PRECONDITION, SCENARIO, RULE, FINDING = "precondition", "scenario", "rule", "finding"
 #: behave step statuses that end a scenario badly; "failed" is an assertion, the rest a suite error
 _BAD_STEP_STATUSES = ("failed", "error", "hook_error", "undefined", "pending", "cleanup_error")
 
@@ -175,7 +185,8 @@ class FailureCause:
 
     ``kind`` is ``precondition`` (a Given step's setup call was refused: :class:`PreconditionRefused`)
     or ``scenario`` (the scenario's own rule is broken; ``defect`` from its ``@allure.issue`` tag, else
-    ``rule`` is its title). ``error`` marks a scenario that ended in behave status *error* (an exception
+    ``rule`` is its title), or ``finding`` (the step raised :class:`Findings`: several causes, the first
+    in ``cause``, the rest in ``also``). ``error`` marks a scenario that ended in behave status *error* (an exception
     that is not an assertion: a bug of the suite, listed so it is seen). ``message`` is the first line
     of the failure, redacted.
     """
@@ -187,6 +198,8 @@ class FailureCause:
     error: bool = False
     message: str = ""
     step: str = ""
+    #: further causes of the same scenario (``finding``: every finding after the first)
+    also: tuple[str, ...] = ()
 
 
 def _name(status: Any) -> str:
@@ -233,6 +246,8 @@ def attribute_failure(title: str, tags: Iterable[str], status: Any, steps: Itera
         rule = None if exception.defect else \
             f"the target accepts the setup call {exception.method} {_generic(exception.path)}"
         return FailureCause(PRECONDITION, exception.signature, exception.defect, rule, False, message, where)
+    if isinstance(exception, Findings) and exception.causes:
+        return FailureCause(FINDING, exception.causes[0], None, None, False, message, where, exception.causes[1:])
     ids = defect_tags(list(tags))
     if ids:
         defect = ids[0]

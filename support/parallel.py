@@ -233,6 +233,8 @@ def stash_summary(context: Any, summary: Any) -> bool:
                    "require_complete_gate": getattr(summary, "require_complete_gate", False),
                    "clean_reference": getattr(summary, "clean_reference", False),
                    "target": getattr(summary, "target", ""),
+                   "extra_causes": list(getattr(summary, "extra_causes", []) or []),
+                   "notes": list(getattr(summary, "notes", []) or []),
                    "capabilities": dict(getattr(summary, "capabilities", {}) or {})}, out)
     return True
 
@@ -262,6 +264,8 @@ def merge_summaries(parts_dir: Path) -> Any:
         clean.append(bool(data.get("clean_reference", False)))
         summary.capabilities.update(data.get("capabilities") or {})
         summary.target = summary.target or str(data.get("target") or "")
+        summary.extra_causes += list(data.get("extra_causes") or [])  # the fuzzer's findings (one feature)
+        summary.notes += [n for n in data.get("notes") or [] if n not in summary.notes]
     summary.rules = merge_rules(rules)
     summary.selected = selected
     summary.clean_reference = bool(clean) and all(clean)

@@ -105,6 +105,18 @@ def _redact(text: str) -> str:
     return redact_text(text)
 
 
+def _redact_tree(value: Any) -> Any:
+    """Every string of a JSON-like tree redacted, one by one: redacting the dumped JSON text instead let a
+    masked form value swallow the backslash of an escaped quote after it, and the JSON no longer parsed."""
+    if isinstance(value, str):
+        return _redact(value)
+    if isinstance(value, Mapping):
+        return {str(k): _redact_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_tree(v) for v in value]
+    return value
+
+
 def _redact_url(url: str) -> str:
     from support.redaction import redact_url
 
@@ -314,6 +326,12 @@ class RunSummary:
     target: str = ""
     #: the baseline and waivers the causes are judged against (support.signoff.Policy); None: neither
     policy: Any = None
+    #: causes other checkers list themselves, one entry each, shaped like :meth:`causes` entries (the
+    #: fuzzer's findings: kind ``finding``, one per operation and check); the failed scenarios an entry
+    #: names in ``scenarios`` are not listed again under a cause of their own
+    extra_causes: list[dict[str, Any]] = field(default_factory=list)
+    #: run-wide notes that are not failures (the fuzzer's note on the API schema), listed once
+    notes: list[str] = field(default_factory=list)
 
     def record(
         self,
@@ -533,10 +551,10 @@ class RunSummary:
 
     def excused(self, title: str) -> bool:
         """Whether the last recorded failure of this scenario is one the verdict does not count: a
-        ``@known_defect``, or a cause a valid waiver accepts for this scenario (support/run.py uses it so
-        behave's exit code agrees with the verdict)."""
-        from support import signoff
-
+        ``@known_defect``, or a failure all of whose causes valid waivers accept (support/run.py uses it so
+        behave's exit code agrees with the verdict). Judged on what the run has seen so far: a cause can
+        only lose its waiver later (a scenario the waiver does not name joins it), and then the verdict is
+        not ready and the run fails anyway."""
         rec = next((r for r in reversed(self.records) if r.title == title), None)
         if rec is None or rec.status not in _FAILING:
             return False
@@ -544,12 +562,7 @@ class RunSummary:
             return True
         if self.policy is None or not self.policy.waivers:
             return False
-        entry = {"kind": rec.cause_kind or "scenario", "cause": rec.cause or title, "defect": rec.defect,
-                 "rule": rec.rule or (None if rec.defect else title), "scenarios": [title],
-                 "error": rec.status == ERROR or rec.error_note is not None}
-        protected = {title: rec.critical and rec.domain in signoff.PROTECTED_DOMAINS}
-        judged = signoff.evaluate([entry], self.policy, protected)
-        return judged.causes[0]["waiver_state"] == "accepted"
+        return title in self.judgement().accepted_scenarios
 
     def judgement(self) -> Any:
         """The causes judged against the baseline and waivers (support.signoff.Judgement): each cause
@@ -568,8 +581,9 @@ class RunSummary:
         or a ``defect``; ``scenarios`` lists the failed scenarios it explains.
         """
         groups: dict[tuple[str, str, bool], dict[str, Any]] = {}
+        listed = {title for extra in self.extra_causes for title in extra.get("scenarios", ())}
         for r in self.records:
-            if r.status not in _FAILING or r.interrupted:
+            if r.status not in _FAILING or r.interrupted or (r.cause_kind == "finding" and r.title in listed):
                 continue
             kind = r.cause_kind or "scenario"
             cause = r.cause or r.title
@@ -603,7 +617,8 @@ class RunSummary:
                 "checked": rule.checked, "violations": rule.violations, "first": examples[0] if examples else "",
                 "counted": self.scan_enabled, "error": False, "known_defect": False, "notes": [],
             })
-        order = {"rule": 0, "precondition": 1, "scenario": 2}
+        entries += [dict(extra) for extra in self.extra_causes]
+        order = {"rule": 0, "precondition": 1, "finding": 2, "scenario": 3}
         entries.sort(key=lambda e: (-int(e["count"]), order.get(str(e["kind"]), 3)))
         return entries
 
@@ -621,6 +636,9 @@ class RunSummary:
             return (f"- **rule**{defect} {_md(entry['cause'])}: {entry['violations']} of {entry['checked']} "
                     f"answers broke it{first}{counted}")
         n = int(entry["count"])
+        if entry["kind"] == "finding":
+            first = f"; minimal request: {_md(entry['first'])}" if entry.get("first") else ""
+            return f"- **finding**{defect} {_md(entry['cause'])}: {n} answer{'s' if n != 1 else ''}{first}"
         if entry.get("notes"):
             notes = f" ({_md('; '.join(entry['notes']))})"
         else:
@@ -678,6 +696,7 @@ class RunSummary:
             "target": self.target,
             "causes": judged.causes,
             "signoff": judged.to_json(),
+            "notes": list(self.notes),
             "interrupted": self.interrupted,
             "selected": self.selected,
             "never_ran": self.never_ran if self.interrupted else 0,
@@ -691,7 +710,7 @@ class RunSummary:
             "budgets": [{"name": b.name, "p50_ms": b.p50_ms, "p95_ms": b.p95_ms, "budget_ms": b.budget_ms,
                          "met": b.met} for b in self.budgets],
         }
-        return json.loads(_redact(json.dumps(data, ensure_ascii=False)))
+        return _redact_tree(data)
 
     def write_json(self, path: Path) -> Path:
         path = Path(path)
@@ -714,6 +733,8 @@ class RunSummary:
         lines += [self._cause_line(entry) for entry in judged.causes] or ["None."]
         lines.append("")
         lines += signoff_sections(judged)
+        if self.notes:
+            lines += ["## Notes (not failures)", "", *(f"- {_md(note)}" for note in self.notes), ""]
         total = {"passed": 0, "failed": 0, "skipped": 0, "known_defect": 0}
         lines += [
             "## Scenarios by domain",
@@ -1102,7 +1123,8 @@ def label_cause(cause: Any) -> bool:
     if test is None or cause is None:
         return False
     test.labels = [lb for lb in (test.labels or []) if lb.name not in ("cause", "cause_kind")]
-    test.labels.append(Label(name="cause", value=_redact(str(cause.cause))))
+    for text in (cause.cause, *getattr(cause, "also", ())):  # a scenario with several findings: each
+        test.labels.append(Label(name="cause", value=_redact(str(text))))
     test.labels.append(Label(name="cause_kind", value=str(cause.kind)))
     return True
 

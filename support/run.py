@@ -264,6 +264,41 @@ NOTHING_SELECTED = (
 )
 
 
+FUZZ_TAG = "fuzz"
+FUZZ_HINT = "; the @fuzz scenarios run only with --tags=@fuzz or PERMISO_FUZZ_EXAMPLES set"
+
+
+def fuzz_selected(config: Any, settings: Settings) -> bool:
+    """The generated-input scenarios (``@fuzz``) take minutes, so a run includes them only when asked:
+    its tag expression names them, or ``PERMISO_FUZZ_EXAMPLES`` is set (docs/fuzzing.md). Whatever
+    tag expression was given still decides among the scenarios it selects."""
+    if getattr(settings, "permiso_fuzz_examples", None) is not None:
+        return True
+    tags = getattr(config, "tags", None)
+    text = " ".join(map(str, tags)) if isinstance(tags, list | tuple) else str(tags or "")
+    return FUZZ_TAG in text
+
+
+class _WithoutTag:
+    """A behave tag expression that also leaves out one tag (everything else is the original's)."""
+
+    def __init__(self, inner: Any, tag: str) -> None:
+        self.inner, self.tag = inner, tag
+
+    def check(self, tags: Any) -> bool:
+        return self.tag not in {str(t).lstrip("@") for t in tags or ()} and self.inner.check(tags)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def leave_out_fuzz(config: Any) -> None:
+    """Make the run's selection leave out the ``@fuzz`` scenarios (as if ``and not @fuzz`` were given)."""
+    expression = getattr(config, "tag_expression", None)
+    if expression is not None and not isinstance(expression, _WithoutTag):
+        config.tag_expression = _WithoutTag(expression, FUZZ_TAG)
+
+
 def before_all(context: Any) -> None:
     # Under behavex each feature is its own behave run; "nothing selected" is judged run-wide there.
     if selected_scenarios(context) == 0 and not context.config.dry_run and not parallel.in_worker(context):
@@ -276,6 +311,11 @@ def before_all(context: Any) -> None:
         fail_fast(context, str(exc))
         return
     excuse_accepted_failures()
+    if not fuzz_selected(context.config, settings):
+        leave_out_fuzz(context.config)
+        if selected_scenarios(context) == 0 and not context.config.dry_run and not parallel.in_worker(context):
+            fail_fast(context, NOTHING_SELECTED + FUZZ_HINT)
+            return
     results.start_fresh(context)  # empty allure-results/ (not in behavex workers) before anything is written
     results.install_junit_reporter(context)  # JUnit keeps scenarios skipped for a missing capability
     state = RunState(settings=settings, policy=policy)
@@ -494,6 +534,12 @@ def finish_summary(context: Any, summary: Any, settings: Settings | None) -> Non
 
     summary.rules = [RuleRecord.from_dict(r) for r in security_checks.WATCH.rule_records()]
     security_checks.WATCH.reset()
+    from support import fuzz_area, fuzz_findings
+
+    summary.extra_causes = fuzz_findings.BOOK.cause_entries()  # the fuzzer's findings, one cause each
+    note = fuzz_findings.BOOK.schema_note()
+    summary.notes = [note] if note else []
+    fuzz_area.reset()  # forgets the findings, removes Hypothesis' caches
     summary.scan_enabled = bool(getattr(settings, "security_scan_enabled", True))
     summary.require_complete_gate = bool(getattr(settings, "permiso_require_complete_gate", False))
     runner = getattr(context, "_runner", None)
@@ -523,6 +569,11 @@ def publish_summary(summary: Any, *, allure_dir: Path | None = ALLURE_RESULTS,
         reporting.write_rule_results(allure_dir, summary.rules, scan_enabled=summary.scan_enabled)
     if summary.rules and junit_dir is not None:
         reporting.write_rule_junit(junit_dir, summary.rules, scan_enabled=summary.scan_enabled)
+    if getattr(summary, "notes", None) and allure_dir is not None:
+        from support.fuzz_findings import write_note_result
+
+        for note in summary.notes:
+            write_note_result(allure_dir, note)
     # behave captures what after_all prints; the summary writes past the capture on purpose.
     summary.print_to_console()
 

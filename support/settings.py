@@ -45,6 +45,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from support import redaction
 
+#: Generated examples per operation and kind of data when PERMISO_FUZZ_EXAMPLES is unset (docs/fuzzing.md).
+DEFAULT_FUZZ_EXAMPLES = 25
 DEFAULT_CONTAINERS = ("permiso-app-1", "permiso-postgres-prod", "permiso-redis-prod", "permiso-nginx-prod")
 
 
@@ -135,6 +137,13 @@ class Settings(BaseSettings):
     # a missing file means none. Relative paths are read from where behave runs (the project root).
     permiso_signoff_baseline: Path = Path("signoff/baseline.json")
     permiso_signoff_waivers: Path = Path("signoff/waivers.toml")
+    # Generated-input robustness (features/security/generated_input.feature, docs/fuzzing.md). Examples per
+    # operation and kind of data; set, it also selects the @fuzz scenarios in a run that does not name @fuzz.
+    permiso_fuzz_examples: int | None = Field(None, ge=1, le=10_000)
+    # Wall-clock budget of one @fuzz scenario (one router), shared by its operations.
+    permiso_fuzz_seconds: float = Field(20, gt=0, le=86_400)
+    # The fuzzer's seed (printed by every run; set it to replay a finding); unset: a fresh one per run.
+    permiso_fuzz_seed: int | None = Field(None, ge=0, le=2**63 - 1)
     permiso_run_id: str = Field(default_factory=_new_run_id)
     docker_host: str | None = None
 
@@ -177,10 +186,12 @@ class Settings(BaseSettings):
             return "contract"
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("permiso_reference_auth_rate_limit", mode="before")
+    @field_validator("permiso_reference_auth_rate_limit", "permiso_fuzz_examples", "permiso_fuzz_seed",
+                     mode="before")
     @classmethod
     def _blank_limit_is_none(cls, value: Any) -> Any:
-        """`-D PERMISO_REFERENCE_AUTH_RATE_LIMIT=` (empty) means no limiter, like leaving it unset."""
+        """`-D PERMISO_REFERENCE_AUTH_RATE_LIMIT=` (empty) means no limiter, like leaving it unset (same for
+        the fuzzer's examples and seed: empty is the default)."""
         if isinstance(value, str) and not value.strip():
             return None
         return value
@@ -294,6 +305,11 @@ class Settings(BaseSettings):
     def faults(self) -> frozenset[str]:
         """Fault names for the embedded server, from ``PERMISO_REFERENCE_FAULTS``."""
         return frozenset(f.strip() for f in self.permiso_reference_faults.split(",") if f.strip())
+
+    @property
+    def fuzz_examples(self) -> int:
+        """Generated examples per operation and kind of data (``PERMISO_FUZZ_EXAMPLES``, default 25)."""
+        return self.permiso_fuzz_examples if self.permiso_fuzz_examples is not None else DEFAULT_FUZZ_EXAMPLES
 
     @property
     def lockout_seconds(self) -> float:

@@ -284,7 +284,12 @@ class Judgement:
 
     @property
     def accepted_scenarios(self) -> set[str]:
-        return {t for c in self.causes if c.get("waiver_state") == _ACCEPTED for t in c.get("scenarios") or []}
+        """Failed scenarios every cause of which a valid waiver accepts (a fuzz scenario may have several)."""
+        states: dict[str, bool] = {}
+        for cause in self.causes:
+            for title in cause.get("scenarios") or []:
+                states[title] = states.get(title, True) and cause.get("waiver_state") == _ACCEPTED
+        return {title for title, accepted in states.items() if accepted}
 
     @property
     def accepted_rules(self) -> set[str]:

@@ -338,3 +338,14 @@ def test_the_gate_and_the_selection_survive_the_behavex_merge(tmp_path: Path, mo
         (18, 4, True, True)
     assert merged.capabilities == {"docker": "no engine", "signing_key": None}
     assert merged.gate_gaps() == one.gate_gaps()
+
+
+def test_the_json_summary_stays_valid_json_when_a_masked_value_meets_a_quote(tmp_path: Path) -> None:
+    s = RunSummary()
+    cause = 'POST /api/v1/auth/token body grant_type=password&password=hunter2"x&username=dana'
+    s.record("Fuzz", ["@security"], "Sign-in", [], "failed", 0.1,
+             cause=FailureCause("scenario", cause, None, "Sign-in"))
+    path = s.write_json(tmp_path / "summary.json")
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text)
+    assert "hunter2" not in text and data["causes"][0]["cause"].startswith("POST /api/v1/auth/token")
