@@ -37,7 +37,7 @@ import os
 import secrets as _secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # The embedded server gets an auth rate limit like the front's (e.g. 5 per second, burst 2x, 503 HTML
     # rejections), so the flood scenarios can run against it; None: it starts without a limiter.
     permiso_reference_auth_rate_limit: float | None = None
+    # How the embedded server hashes passwords: "fast" (bcrypt cost 4) or "production" (argon2id, 64 MiB,
+    # 3 passes, as the release: contract D.5); with PERMISO_REFERENCE_AUTH_RATE_LIMIT=5 a production-like target.
+    permiso_reference_hashing: Literal["fast", "production"] = "fast"
     permiso_max_expiry_wait_seconds: float = Field(30, ge=0, le=86_400)
     # None: judged from the target (a deployment behind the TLS front is limited, Part B); true/false wins.
     permiso_auth_rate_limited: bool | None = None
@@ -176,6 +179,14 @@ class Settings(BaseSettings):
         if value is None or (isinstance(value, str) and not value.strip()):
             return "contract"
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("permiso_reference_hashing", mode="before")
+    @classmethod
+    def _blank_hashing_is_fast(cls, value: Any) -> Any:
+        """`-D PERMISO_REFERENCE_HASHING=` (empty) means the default, like leaving it unset."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return "fast"
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("permiso_reference_auth_rate_limit", mode="before")
     @classmethod

@@ -166,6 +166,8 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
         argv += ["--faults", settings.permiso_reference_faults]
     # The profile (a named set of behaviours, e.g. release-1.0 = contract Part D) comes from settings too.
     argv += [f"--profile={settings.permiso_reference_profile}"]
+    # argon2 as the release (contract D.5) or the fast default; explicit, so an inherited env var is dropped.
+    argv += [f"--hashing={settings.permiso_reference_hashing}"]
     if settings.permiso_reference_auth_rate_limit is not None:
         # Like the front's limiter (Part B), so the @needs.auth_rate_limit flood scenarios can run here.
         argv += ["--auth-rate-limit", repr(float(settings.permiso_reference_auth_rate_limit))]
@@ -178,7 +180,7 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
             "PERMISO_REFERENCE_USER_PASSWORD": settings.test_user_password.get_secret_value(),
             "PERMISO_REFERENCE_CLIENT_SECRET": settings.test_client_secret.get_secret_value(),
         },
-        drop=("PERMISO_REFERENCE_FAULTS", "PERMISO_REFERENCE_PROFILE"),
+        drop=("PERMISO_REFERENCE_FAULTS", "PERMISO_REFERENCE_PROFILE", "PERMISO_REFERENCE_HASHING"),
     )
     with log_path.open("wb") as log:
         process = subprocess.Popen(
