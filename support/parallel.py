@@ -47,6 +47,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from support.admin_session import AdminSession
 from support.redaction import register_secret
 from support.settings import Settings, SettingsError
 from support.signoff import Policy, SignoffFileError, policy_for
@@ -185,6 +186,12 @@ def after_all_workers(bhx_context: Any) -> None:
 
 
 # ------------------------------------------------------------------------------- worker side
+def admin_session(context: Any) -> AdminSession:
+    """The run's administrator session: in a worker the one the main process signed in (when it did)."""
+    data = shared(context)
+    return AdminSession.from_handoff(data.get("admin") if data else None)
+
+
 def prepare_worker(context: Any, settings: Settings) -> tuple[Settings, Target | None]:
     """Adjust a worker's settings; return the shared embedded target when there is one.
 

@@ -6,7 +6,8 @@ The run's life cycle:
    administrator can sign in, probe capabilities (Docker engine, signing key, TLS front, ...), provision
    the configured test user and service client when a deployment lacks them, write run metadata for
    Allure. Any problem here ends the run at once with ONE readable line and a non-zero exit.
-2. per feature: the administrator signs in once (and out at the end).
+2. per feature: a client of the configured administrator holding the run's one sign-in (never signed out:
+   its tokens are revoked at the end of the run).
 3. per scenario: skip `@needs.<capability>` scenarios whose capability is missing, with the reason; give
    the scenario a fresh exchange log, identities and actors; on failure attach the redacted exchange.
 4. `after_all`: print and write the sign-off summary (Markdown and JSON, opening with the causes of
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from support import parallel, results
+from support.admin_session import AdminSession, AdminSignInRefused
 from support.client import ExchangeLog, PermisoClient, TargetUnreachable
 from support.identities import Identities
 from support.settings import Settings, SettingsError
@@ -83,6 +85,8 @@ class RunState:
     deselected: int = 0
     #: the baseline and waivers the sign-off judges causes against (support.signoff.Policy)
     policy: Any = None
+    #: the configured administrator's one sign-in for the run
+    admin_session: AdminSession = field(default_factory=lambda: AdminSession())
 
 
 class CleanupLedger:
@@ -296,12 +300,14 @@ def before_all(context: Any) -> None:
         if settings.permiso_verbose:  # always in Allure's environment.properties (_write_metadata)
             print(settings.describe())
     admin = PermisoClient(settings, name="administrator")
+    state.admin_session = parallel.admin_session(context)  # behavex: the main process's sign-in
     try:
-        answer = admin.sign_in_administrator()
+        state.admin_session.lend(admin)  # one sign-in for the whole run (support/admin_session.py)
     except TargetUnreachable as exc:
         fail_fast(context, str(exc))
         return
-    if answer.status != 200:
+    except AdminSignInRefused as exc:
+        answer = exc.answer
         error = answer.body.get("error") if isinstance(answer.body, dict) else None
         fail_fast(
             context,
@@ -318,7 +324,6 @@ def before_all(context: Any) -> None:
     # The hygiene watch (headers, leaks) on every response of the run; adds the auth_rate_limit capability.
     security_checks.install(context)
     state.provisioned = provisioning.provision_configured_accounts(settings, admin, state.capabilities)
-    admin.sign_out()
     _write_metadata(state)
     if not parallel.in_worker(context):  # under behavex: once, by before_all_workers in the main process
         for line in capability_lines(state.capabilities):
@@ -382,24 +387,20 @@ def before_feature(context: Any, feature: Any) -> None:
     if context.config.dry_run:
         return
     state: RunState = context.run_state
-    admin = PermisoClient(state.settings, name="administrator")
-    context.admin = admin
-
-    def sign_out_admin() -> None:
-        if admin.token:
-            with contextlib.suppress(Exception):
-                admin.sign_out()
-
-    context.add_cleanup(sign_out_admin)
+    # The run's one administrator sign-in is lent to it on first use (ensure_admin); never signed out.
+    context.admin = PermisoClient(state.settings, name="administrator")
 
 
 def ensure_admin(context: Any) -> PermisoClient:
-    """The configured administrator's client, signed in on first use in a feature."""
+    """The configured administrator's client with the run's shared token (support/admin_session.py)."""
     admin: PermisoClient = context.admin
-    if not admin.token:
-        answer = admin.sign_in_administrator()
-        if answer.status != 200:
-            raise AssertionError(f"the configured administrator could not sign in (HTTP {answer.status})")
+    session: AdminSession = context.run_state.admin_session
+    session.learn(admin)  # a token it got by signing in again after a 401 (Identities._call)
+    if not admin.token or admin.token != session.token or not session.fresh:
+        try:
+            session.lend(admin)
+        except AdminSignInRefused as exc:
+            raise AssertionError(f"the configured administrator could not sign in ({exc})") from None
     return admin
 
 
@@ -540,6 +541,7 @@ def after_all(context: Any) -> None:
         for undo in reversed(state.provisioned):
             with contextlib.suppress(Exception):
                 undo()
+        state.admin_session.end(lambda: PermisoClient(state.settings, name="administrator"))
         if nothing_selected:
             published = write_not_run(context, NOTHING_SELECTED)
             print(f"\npermiso-acceptance: {NOTHING_SELECTED}", file=sys.__stderr__ or sys.stderr, flush=True)
