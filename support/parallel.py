@@ -212,12 +212,19 @@ def prepare_worker(context: Any, settings: Settings) -> tuple[Settings, Target |
             register_secret(secret)
         target = Target(str(embedded["base_url"]), embedded.get("http_url"), embedded=True,
                         version=embedded.get("version"), environment=embedded.get("environment"))
-        return embedded_settings(settings, target.base_url, target.http_url or "", secret), target
-    if processes > 1:
-        # The pacer is per process: share the front's sign-in budget between the workers.
-        rate = settings.permiso_auth_rate_per_second / processes
-        settings = settings.model_copy(update={"permiso_auth_rate_per_second": rate})
-    return settings, None
+        pointed = embedded_settings(settings, target.base_url, target.http_url or "", secret)
+        return share_rates(pointed, processes), target
+    return share_rates(settings, processes), None
+
+
+def share_rates(settings: Settings, processes: int) -> Settings:
+    """The pacers are per process: give each of ``processes`` workers its share of the front's budgets
+    (auth and API), so that together they stay under them, also against an embedded server with a limiter."""
+    if processes <= 1:
+        return settings
+    return settings.model_copy(update={
+        "permiso_auth_rate_per_second": settings.permiso_auth_rate_per_second / processes,
+        "permiso_api_rate_per_second": settings.permiso_api_rate_per_second / processes})
 
 
 def stash_summary(context: Any, summary: Any) -> bool:

@@ -454,7 +454,7 @@ def after_scenario(context: Any, scenario: Any) -> None:
     if log is not None and log.records:
         if status in {"failed", "error", "hook_error"}:
             reporting.attach_exchanges(log.records)
-        reporting.attach_timings(log.records)
+        reporting.attach_timings([r for r in log.records if not r.retried])  # a retried 503 is no answer
     if cause is not None:
         reporting.label_cause(cause)
     reason = getattr(scenario, "skip_reason", None)

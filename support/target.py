@@ -129,6 +129,7 @@ def embedded_settings(settings: Settings, base_url: str, http_url: str, jwt_secr
         jwt_secret,
         permiso_lockout_minutes=EMBEDDED_LOCKOUT_SECONDS / 60.0,
         permiso_auth_rate_per_second=embedded_auth_rate(settings),
+        permiso_api_rate_per_second=0.0,  # no API limiter there: at most /auth/* is limited
     )
 
 
