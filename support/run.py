@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support import parallel, results
+from support import lending, parallel, results
 from support.admin_session import AdminSession, AdminSignInRefused
 from support.client import ExchangeLog, PermisoClient, TargetUnreachable
 from support.identities import Identities
@@ -87,6 +87,8 @@ class RunState:
     policy: Any = None
     #: the configured administrator's one sign-in for the run
     admin_session: AdminSession = field(default_factory=lambda: AdminSession())
+    #: the people lent to non-destructive scenarios (support/pool.py), None when switched off
+    pool: Any = None
 
 
 class CleanupLedger:
@@ -324,6 +326,8 @@ def before_all(context: Any) -> None:
     # The hygiene watch (headers, leaks) on every response of the run; adds the auth_rate_limit capability.
     security_checks.install(context)
     state.provisioned = provisioning.provision_configured_accounts(settings, admin, state.capabilities)
+    if settings.permiso_people_pool:
+        state.pool = lending.start(state)  # throwaway people lent to non-destructive scenarios
     _write_metadata(state)
     if not parallel.in_worker(context):  # under behavex: once, by before_all_workers in the main process
         for line in capability_lines(state.capabilities):
@@ -394,7 +398,11 @@ def before_feature(context: Any, feature: Any) -> None:
 def ensure_admin(context: Any) -> PermisoClient:
     """The configured administrator's client with the run's shared token (support/admin_session.py)."""
     admin: PermisoClient = context.admin
-    session: AdminSession = context.run_state.admin_session
+    session: AdminSession | None = getattr(getattr(context, "run_state", None), "admin_session", None)
+    if session is None:  # outside a run (a unit test): a sign-in of its own when it holds no token
+        if admin.token:
+            return admin
+        session = AdminSession()
     session.learn(admin)  # a token it got by signing in again after a 401 (Identities._call)
     if not admin.token or admin.token != session.token or not session.fresh:
         try:
@@ -439,6 +447,7 @@ def before_scenario(context: Any, scenario: Any) -> None:
     )
     context.actors = {}
     context.response = None
+    lending.scenario_started(context, state, scenario)
 
 
 def after_scenario(context: Any, scenario: Any) -> None:
@@ -449,6 +458,7 @@ def after_scenario(context: Any, scenario: Any) -> None:
 
     security_checks.verify_scenario(context, scenario)  # judge this scenario's last answers (never raises)
     status = scenario.status.name if hasattr(scenario.status, "name") else str(scenario.status)
+    lending.scenario_ended(context, status)  # before the scenario's cleanups hand its borrowed people back
     cause = causes.attribute_scenario(scenario)
     log: ExchangeLog | None = getattr(context, "log", None)
     if log is not None and log.records:
@@ -537,6 +547,7 @@ def after_all(context: Any) -> None:
     nothing_selected = state.selected == 0 and not context.config.dry_run and not parallel.in_worker(context)
     published = None
     try:
+        lending.stop(state)
         state.ledger.sweep()
         for undo in reversed(state.provisioned):
             with contextlib.suppress(Exception):

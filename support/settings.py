@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     # Every other call, under the front's API limit (10/s, burst 20, contract Part B); 0: unpaced. The embedded
     # server has no API limiter: against it the suite does not pace these (support/target.py).
     permiso_api_rate_per_second: float = Field(8, ge=0, le=10_000)
+    # Non-destructive scenarios borrow throwaway people made once per run (support/pool.py); false: each
+    # scenario makes its own, as before.
+    permiso_people_pool: bool = True
     permiso_containers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_CONTAINERS))
     permiso_perf_samples: int = Field(20, ge=1, le=100_000)

@@ -98,9 +98,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-#: Share of the embedded server's auth rate limit the suite's own sign-ins use (headroom for the burst
-#: the flood scenarios leave behind and for clock jitter), as behind the front.
-EMBEDDED_PACING_SHARE = 0.8
+#: Share of the embedded server's auth rate limit the suite's own auth calls use (headroom for clock
+#: jitter; after a flood the suite's bucket starts empty, support/pacing.py), as behind the front.
+EMBEDDED_PACING_SHARE = 0.9
 #: The environment the embedded server announces in `/health`: it plays a production deployment.
 EMBEDDED_ENVIRONMENT = "production"
 #: Sign-in pace against an embedded server without a limiter: nothing to stay under, so effectively unpaced.
@@ -112,13 +112,17 @@ def embedded_auth_rate(settings: Settings) -> float:
 
     Without a limiter there is nothing to pace against (at least 50/s). With one
     (``PERMISO_REFERENCE_AUTH_RATE_LIMIT``) the suite behaves exactly as behind the front: it stays under
-    the limit (``min(configured, 0.8 x limit)``), so only the flood scenarios meet it, never its own
-    ordinary sign-ins.
+    the limit, so only the flood scenarios meet it, never its own ordinary calls. The limit is known
+    exactly here, so the suite uses ``0.9 x limit`` (with a bucket of one second's worth, well inside the
+    limiter's burst of 2 x limit), or less when ``PERMISO_AUTH_RATE_PER_SECOND`` is set lower.
     """
     limit = settings.permiso_reference_auth_rate_limit
     if limit is None:
         return max(settings.permiso_auth_rate_per_second, UNLIMITED_AUTH_RATE)
-    return min(settings.permiso_auth_rate_per_second, EMBEDDED_PACING_SHARE * limit)
+    share = EMBEDDED_PACING_SHARE * limit
+    if "permiso_auth_rate_per_second" in settings.model_fields_set:  # set by the operator: a ceiling
+        return min(settings.permiso_auth_rate_per_second, share)
+    return share
 
 
 def embedded_settings(settings: Settings, base_url: str, http_url: str, jwt_secret: str) -> Settings:
