@@ -318,14 +318,14 @@ def before_all(context: Any) -> None:
             "TEST_ADMIN_PASSWORD",
         )
         return
-    from support import provisioning  # local: keeps hook import cheap for --dry-run
+    from support import provisioning, security_checks  # local: keeps hook import cheap for --dry-run
 
-    state.capabilities.update(provisioning.probe_capabilities(settings, target, admin))
-    from support import security_checks
-
+    handed = parallel.shared_capabilities(context)  # behavex: probed and provisioned once, in the main process
+    state.capabilities.update(handed or provisioning.probe_capabilities(settings, target, admin))
     # The hygiene watch (headers, leaks) on every response of the run; adds the auth_rate_limit capability.
     security_checks.install(context)
-    state.provisioned = provisioning.provision_configured_accounts(settings, admin, state.capabilities)
+    if handed is None:
+        state.provisioned = provisioning.provision_configured_accounts(settings, admin, state.capabilities)
     if settings.permiso_people_pool:
         state.pool = lending.start(state)  # throwaway people lent to non-destructive scenarios
     _write_metadata(state)
