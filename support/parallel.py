@@ -271,7 +271,9 @@ def prepare_worker(context: Any, settings: Settings) -> tuple[Settings, Target |
         target = Target(str(embedded["base_url"]), embedded.get("http_url"), embedded=True,
                         version=embedded.get("version"), environment=embedded.get("environment"))
         pointed = embedded_settings(settings, target.base_url, target.http_url or "", secret)
-        return share_rates(pointed, processes), target
+        # Without a limiter there is no budget to share: dividing the nominal 50/s only slowed the workers.
+        limited = pointed.permiso_reference_auth_rate_limit is not None
+        return (share_rates(pointed, processes) if limited else pointed), target
     return share_rates(settings, processes), None
 
 

@@ -222,6 +222,9 @@ def wait_until_healthy(
     deadline = time.monotonic() + timeout_s
     last_problem = "no answer yet"
     delay = 0.05
+    # A server we started is up within about a second: poll it closely (a back-off to 1 s cost up to 0.7 s
+    # per start); a deployment is polled gently, under its front's API limit.
+    max_delay = 0.1 if target.process is not None else 1.0
     while True:
         if target.process is not None and target.process.poll() is not None:
             where = f": {_last_line(log_path)}" if log_path else ""
@@ -244,7 +247,7 @@ def wait_until_healthy(
                 f"({last_problem})"
             )
         time.sleep(delay)
-        delay = min(delay * 2, 1.0)
+        delay = min(delay * 2, max_delay)
 
 
 def resolve_target(settings: Settings) -> tuple[Target, Settings]:

@@ -1,4 +1,4 @@
-@performance @load
+@performance @load @ORDER_001
 Feature: The service holds up under a mixed load
   The deployment guide expects Permiso to serve 100 concurrent users for five minutes
   (TEST_CONCURRENT_USERS, TEST_DURATION_SECONDS). A nightly run checks a short version of that
