@@ -8,10 +8,21 @@ Prints, measured in ONE run and side by side:
    measures Locust, not Permiso (then run it distributed: ``permiso-acceptance load --master/--worker``);
 2. the wall time of the whole behave suite against the sum of the transport times of all its HTTP
    calls (what is left is the suite's own work: start-up, the embedded server, hashing, waiting);
-3. the wall time of the ``@critical`` release gate, with the same split.
+3. the wall time of the ``@critical`` release gate, with the same split;
+4. both again on the *production-like* embedded target (``PERMISO_REFERENCE_HASHING=production``:
+   argon2id as the release, ``PERMISO_REFERENCE_AUTH_RATE_LIMIT=5``: the front's auth limit), with the
+   sign-ins and user creations each run made;
+5. the whole suite with ``behavex --parallel-processes 2`` on the clean target, right after the serial
+   run of 2., and the speed-up.
 
-Usage:  python benchmarks/run_benchmark.py [--seconds 10] [--connections 20] [--skip-suite]
-Needs:  wrk (``apt-get install -y wrk``). Targets are loopback only; every run is bounded.
+Suite runs happen in the project folder, exactly as a release engineer types them (``behave``,
+``behave --tags=@critical``, ``behavex ...``), so they read pyproject.toml and write ``reports/`` and
+``allure-results/`` like any run; wall time is measured from outside and includes the embedded server's
+start. The machine's load average is printed with every figure: on a shared machine it moves them.
+
+Usage:  python benchmarks/run_benchmark.py [--seconds 10] [--connections 20] [--skip-suite] [--skip-health]
+                                           [--skip-production] [--skip-behavex]
+Needs:  wrk (``apt-get install -y wrk``) for 1. Targets are loopback only; every run is bounded.
 """
 
 from __future__ import annotations
@@ -54,6 +65,30 @@ class SuiteTiming:
     calls: int
     returncode: int
     scenarios: str
+    load: str = ""
+    sign_ins: int = 0
+    users_created: int = 0
+    retried: int = 0
+
+
+#: the two embedded targets: the clean default and the production-like one (contract D.5, Part B)
+TARGETS: dict[str, dict[str, str]] = {
+    "clean": {},
+    "production-like": {"PERMISO_REFERENCE_HASHING": "production", "PERMISO_REFERENCE_AUTH_RATE_LIMIT": "5"},
+}
+#: what a target's environment must not inherit from the caller's
+TARGET_NAMES = ("PERMISO_BASE_URL", "PERMISO_REFERENCE_HASHING", "PERMISO_REFERENCE_AUTH_RATE_LIMIT",
+                "PERMISO_REFERENCE_PROFILE", "PERMISO_REFERENCE_FAULTS")
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.1f}/{five:.1f}"
+
+
+def _env(target: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in TARGET_NAMES}
+    return env | TARGETS[target]
 
 
 # ---------------------------------------------------------------------------------------- /health
@@ -112,39 +147,69 @@ def run_locust(base_url: str, seconds: int, users: int, processes: int, workdir:
 
 
 # ---------------------------------------------------------------------------------------- the suite
-def run_suite(label: str, behave_args: list[str], workdir: Path) -> SuiteTiming:
-    """Run behave (in a temp dir: its reports never land in the repo) and time it from outside."""
-    folder = workdir / label.strip("@").replace(" ", "-")
+def run_suite(label: str, behave_args: list[str], workdir: Path, target: str = "clean") -> SuiteTiming:
+    """Run behave in the project folder (as typed by hand) and time it from outside; the HTTP totals come
+    from timed_behave.py (every PermisoClient exchange of the process)."""
+    folder = workdir / re.sub(r"\W+", "-", label).strip("-")
     folder.mkdir(parents=True, exist_ok=True)
     totals = folder / "totals.json"
-    argv = [sys.executable, str(HERE / "timed_behave.py"), str(totals), "--no-color", "-f", "plain",
-            "-o", str(folder / "plain.txt"), *behave_args, str(ROOT / "features")]
+    argv = [sys.executable, str(HERE / "timed_behave.py"), str(totals), "--no-color", *behave_args]
+    print(f"   {label} (load {_load()}) ...", flush=True)
+    load = _load()
     started = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=SUITE_TIMEOUT_S, check=False, cwd=folder)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=SUITE_TIMEOUT_S, check=False, cwd=ROOT,
+                          env=_env(target))
     wall = time.perf_counter() - started
     data = json.loads(totals.read_text()) if totals.exists() else {"http_ms": 0.0, "calls": 0}
     summary = re.search(r"^(\d+ scenarios? passed, \d+ failed.*)$", proc.stdout + proc.stderr, re.M)
+    by_call = data.get("by_call") or {}
     return SuiteTiming(label, wall, float(data["http_ms"]) / 1000.0, int(data["calls"]), proc.returncode,
-                       f"exit {proc.returncode}: " + (summary.group(1) if summary else "no behave summary"))
+                       f"exit {proc.returncode}: " + (summary.group(1) if summary else "no behave summary"),
+                       load=f"{load} -> {_load()}",
+                       sign_ins=int(by_call.get("POST /api/v1/auth/token", [0])[0]),
+                       users_created=int(by_call.get("POST /api/v1/users/", [0])[0]),
+                       retried=int(data.get("retried") or 0))
+
+
+def run_behavex(label: str, workdir: Path, processes: int = 2, target: str = "clean") -> SuiteTiming:
+    """The whole suite with behavex (feature scheme, the longest features first), timed from outside."""
+    out = workdir / "behavex"
+    argv = [sys.executable, "-m", "behavex", "--parallel-processes", str(processes), "--parallel-scheme",
+            "feature", "--order-tests", "-o", str(out)]
+    print(f"   {label} (load {_load()}) ...", flush=True)
+    load = _load()
+    started = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=SUITE_TIMEOUT_S, check=False, cwd=ROOT,
+                          env=_env(target))
+    wall = time.perf_counter() - started
+    summary = re.search(r"^(\d+ scenarios? passed, \d+ failed.*)$", proc.stdout + proc.stderr, re.M)
+    return SuiteTiming(label, wall, 0.0, 0, proc.returncode,
+                       f"exit {proc.returncode}: " + (summary.group(1) if summary else "no behavex summary"),
+                       load=f"{load} -> {_load()}")
 
 
 # ---------------------------------------------------------------------------------------- output
 def render(health: list[Throughput], suites: list[SuiteTiming], seconds: int) -> str:
     cpu = os.cpu_count() or 0
-    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    wrk = "wrk not run"
+    if shutil.which("wrk"):
+        found = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+        wrk = (found.stdout or found.stderr).split(chr(10))[0].strip()
     # never `import locust` here: it monkey-patches ssl after requests loaded it (RecursionError)
     locust_version = metadata.version("locust")
     lines = [
         f"Benchmark, one run: {time.strftime('%Y-%m-%d %H:%M')}, {platform.system()} {platform.machine()}, "
-        f"{cpu} CPU cores, Python {platform.python_version()}, Locust {locust_version}, "
-        f"{(wrk_version.stdout or wrk_version.stderr).split(chr(10))[0].strip()}",
+        f"{cpu} CPU cores, Python {platform.python_version()}, Locust {locust_version}, {wrk}",
         f"Load average at the start: {LOAD_AT_START[0]:.1f} / {LOAD_AT_START[1]:.1f} / {LOAD_AT_START[2]:.1f} "
         "(1/5/15 min; above the core count, other work shares the CPUs and every figure drops)",
-        "",
-        f"1. GET /health of one embedded reference Permiso (HTTPS, loopback, same server), {seconds} s each",
-        "",
-        f"   {'load generator':<52} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'requests':>9} {'errors':>6}",
     ]
+    if health:
+        lines += [
+            "",
+            f"1. GET /health of one embedded reference Permiso (HTTPS, loopback, same server), {seconds} s each",
+            "",
+            f"   {'load generator':<52} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'requests':>9} {'errors':>6}",
+        ]
     for row in health:
         p50 = f"{row.p50_ms:.1f}" if row.p50_ms is not None else "-"
         p99 = f"{row.p99_ms:.1f}" if row.p99_ms is not None else "-"
@@ -154,15 +219,26 @@ def render(health: list[Throughput], suites: list[SuiteTiming], seconds: int) ->
             lines.append(f"   {row.tool.split(' (')[0]} {row.tool.split('(')[1].split(',')[0]}: "
                          f"{row.rps / health[0].rps:.0%} of wrk's rate")
     if suites:
-        lines += ["", "2./3. behave suite: wall time vs the sum of its HTTP call times (transport only)", "",
-                  f"   {'run':<16} {'wall s':>8} {'HTTP s':>8} {'HTTP share':>10} {'calls':>7}  outcome"]
+        lines += ["", "2.-5. the suite: wall time (from outside, server start included) vs the sum of its HTTP "
+                  "call times (transport only)", "",
+                  f"   {'run':<42} {'wall s':>7} {'HTTP s':>7} {'share':>6} {'calls':>6} {'sign-ins':>8} "
+                  f"{'users':>6} {'retried':>7}  {'load before -> after':<21} outcome"]
         for s in suites:
-            share = s.http_s / s.wall_s if s.wall_s else 0.0
-            lines.append(f"   {s.run:<16} {s.wall_s:>8.1f} {s.http_s:>8.1f} {share:>10.0%} {s.calls:>7}  "
+            share = f"{s.http_s / s.wall_s:.0%}" if s.wall_s and s.calls else "-"
+            lines.append(f"   {s.run:<42} {s.wall_s:>7.1f} {s.http_s:>7.1f} {share:>6} {s.calls or '-':>6} "
+                         f"{s.sign_ins or '-':>8} {s.users_created or '-':>6} {s.retried:>7}  {s.load:<21} "
                          f"{s.scenarios}")
-        lines += ["", "   HTTP s counts every PermisoClient call in the behave process (hooks included). The",
-                  "   full suite includes load.feature, whose Locust requests run in a subprocess: that",
-                  "   load's duration is wall time without suite HTTP calls."]
+        serial = next((s for s in suites if s.run == "clean: whole suite"), None)
+        parallel = next((s for s in suites if s.run.startswith("clean: whole suite, behavex")), None)
+        if serial and parallel and parallel.wall_s:
+            lines.append(f"   behavex speed-up on the clean target: {serial.wall_s / parallel.wall_s:.2f}x "
+                         f"({serial.wall_s:.1f} s serial, {parallel.wall_s:.1f} s with 2 processes, back to back)")
+        lines += ["", "   HTTP s counts every PermisoClient call in the behave process (hooks included); "
+                  "sign-ins are POST /auth/token,",
+                  "   users are POST /users/ (throwaway people), retried are front 503 pages retried (never "
+                  "evidence). The full",
+                  "   suite includes load.feature, whose Locust requests run in a subprocess (and which needs "
+                  "no auth rate limit)."]
     return "\n".join(lines)
 
 
@@ -171,9 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=10, help="duration of each /health measurement")
     parser.add_argument("--connections", type=int, default=20, help="wrk connections = Locust users")
     parser.add_argument("--skip-suite", action="store_true", help="only the /health comparison")
+    parser.add_argument("--skip-health", action="store_true", help="no /health comparison (no wrk needed)")
+    parser.add_argument("--skip-production", action="store_true", help="no runs on the production-like target")
+    parser.add_argument("--skip-behavex", action="store_true", help="no behavex run")
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+    if shutil.which("wrk") is None and not args.skip_health:
+        print("wrk is not installed: apt-get install -y wrk (or --skip-health)", file=sys.stderr)
         return 2
 
     from support.settings import Settings
@@ -182,21 +261,28 @@ def main(argv: list[str] | None = None) -> int:
     health: list[Throughput] = []
     with tempfile.TemporaryDirectory(prefix="permiso-bench-") as tmp:
         workdir = Path(tmp)
-        target, _ = start_embedded(Settings.load())
-        try:
-            url = f"{target.base_url}/health"
-            print(f"Measuring /health at {url} ...", flush=True)
-            health.append(run_wrk(url, args.seconds, args.connections))
-            health.append(run_locust(target.base_url, args.seconds, args.connections, 1, workdir))
-            if (os.cpu_count() or 1) > 1:
-                health.append(run_locust(target.base_url, args.seconds, args.connections, 2, workdir))
-        finally:
-            target.stop()
+        if not args.skip_health:
+            target, _ = start_embedded(Settings.load())
+            try:
+                url = f"{target.base_url}/health"
+                print(f"Measuring /health at {url} ...", flush=True)
+                health.append(run_wrk(url, args.seconds, args.connections))
+                health.append(run_locust(target.base_url, args.seconds, args.connections, 1, workdir))
+                if (os.cpu_count() or 1) > 1:
+                    health.append(run_locust(target.base_url, args.seconds, args.connections, 2, workdir))
+            finally:
+                target.stop()
         suites: list[SuiteTiming] = []
         if not args.skip_suite:
-            print("Running the whole behave suite, then the @critical gate ...", flush=True)
-            suites.append(run_suite("full suite", [], workdir))
-            suites.append(run_suite("@critical", ["--tags=@critical"], workdir))
+            print("Running the suite ...", flush=True)
+            suites.append(run_suite("clean: @critical", ["--tags=@critical"], workdir))
+            suites.append(run_suite("clean: whole suite", [], workdir))
+            if not args.skip_behavex:
+                suites.append(run_behavex("clean: whole suite, behavex 2 processes", workdir))
+            if not args.skip_production:
+                suites.append(run_suite("production-like: @critical", ["--tags=@critical"], workdir,
+                                        "production-like"))
+                suites.append(run_suite("production-like: whole suite", [], workdir, "production-like"))
     print()
     print(render(health, suites, args.seconds))
     return 0

@@ -106,7 +106,8 @@ def create_app(settings: ReferenceSettings | None = None) -> FastAPI:
     db = Database(settings.db_path)
     bootstrap(db, admin=(settings.admin_username, settings.admin_password, settings.admin_email),
               user=(settings.user_username, settings.user_password, settings.user_email),
-              client=(settings.client_id, settings.client_secret), rounds=settings.bcrypt_rounds)
+              client=(settings.client_id, settings.client_secret), rounds=settings.bcrypt_rounds,
+              hashing=settings.hashing)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -118,7 +119,7 @@ def create_app(settings: ReferenceSettings | None = None) -> FastAPI:
     app.state.db = db
     app.state.faults = faults
     app.state.jwt_secret = settings.jwt_secret or secrets.token_urlsafe(48)
-    app.state.dummy_hash = hash_secret("dummy-password-for-timing", settings.bcrypt_rounds)
+    app.state.dummy_hash = hash_secret("dummy-password-for-timing", settings.bcrypt_rounds, settings.hashing)
     app.state.started_at = now_iso()
     app.state.scope_snapshots = {}
     app.state.started_monotonic = time.monotonic()

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from permiso_reference.config import ReferenceSettings
 from permiso_reference.faults import BEHAVIOURS, kind_of, parse_faults
+from permiso_reference.hashing import HASHINGS
 from permiso_reference.profiles import PROFILES, get_profile, profile_names
 
 
@@ -48,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth-rate-limit", type=float, default=None,
                        help="requests/s per client IP on /auth/* (burst 2x; 503 HTML beyond)")
     serve.add_argument("--bcrypt-rounds", type=int, default=d.bcrypt_rounds)
+    serve.add_argument("--hashing", choices=sorted(HASHINGS),
+                       default=os.environ.get("PERMISO_REFERENCE_HASHING") or d.hashing,
+                       help="password hashing (env PERMISO_REFERENCE_HASHING): "
+                            + "; ".join(f"{k}: {v}" for k, v in HASHINGS.items()))
     for who in ("admin", "user"):
         for what in ("username", "password", "email"):
             env_name = f"PERMISO_REFERENCE_{who.upper()}_{what.upper()}"
@@ -106,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         admin_username=args.admin_username, admin_password=args.admin_password,
         admin_email=args.admin_email, user_username=args.user_username,
         user_password=args.user_password, user_email=args.user_email, client_id=args.client_id,
-        client_secret=args.client_secret, bcrypt_rounds=args.bcrypt_rounds)
+        client_secret=args.client_secret, bcrypt_rounds=args.bcrypt_rounds, hashing=args.hashing)
     from permiso_reference.server import run
 
     run(settings, quiet=args.quiet)

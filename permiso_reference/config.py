@@ -41,4 +41,6 @@ class ReferenceSettings:
     client_id: str = "test-client-001"
     client_secret: str = "test-secret-123456789"
     bcrypt_rounds: int = 4
+    #: ``fast`` (bcrypt at ``bcrypt_rounds``) or ``production`` (argon2id as the release, contract D.5)
+    hashing: str = "fast"
     api_base: str = "/api/v1"

@@ -21,8 +21,9 @@ Thread safety: one connection shared under a re-entrant lock. uvicorn runs sync 
 pool; serialising every statement is simpler than per-thread connections and fast enough for an
 acceptance target (WAL mode, no fsync on commit).
 
-Service-client secrets are stored bcrypt-hashed in ``service_clients.secret_hash``; use
-``hash_secret`` / ``check_secret`` from this module (same cost as user passwords). On rotation, move
+Service-client secrets are stored hashed in ``service_clients.secret_hash``; use
+``hash_secret`` / ``check_secret`` (``permiso_reference.hashing``, re-exported here) with the same scheme
+and cost as user passwords. On rotation, move
 the old hash to ``previous_secret_hash``: ``/auth/service-token`` accepts it only under the
 ``old_secret_valid`` fault. Usernames are unique by application check (see ``users``), not by
 constraint, so that the ``duplicate_username`` fault can exist.
@@ -41,7 +42,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import bcrypt
+from permiso_reference.hashing import check_secret as check_secret  # re-exported for the routers
+from permiso_reference.hashing import hash_secret
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -266,19 +268,6 @@ def parse_iso(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def hash_secret(secret: str, rounds: int = 4) -> str:
-    """bcrypt hash of a password or client secret (input truncated to bcrypt's 72 bytes)."""
-    return bcrypt.hashpw(secret.encode("utf-8")[:72], bcrypt.gensalt(rounds=rounds)).decode("ascii")
-
-
-def check_secret(secret: str, hashed: str) -> bool:
-    """Constant-time bcrypt comparison; False for malformed hashes instead of raising."""
-    try:
-        return bcrypt.checkpw(secret.encode("utf-8")[:72], hashed.encode("ascii"))
-    except (ValueError, TypeError):
-        return False
-
-
 def split_scope(name: str) -> tuple[str, str]:
     """(resource, action) of a scope name ``action:resource`` (``read:profile`` -> profile, read)."""
     if ":" in name:
@@ -415,7 +404,7 @@ class Database:
 
 
 def bootstrap(db: Database, *, admin: tuple[str, str, str], user: tuple[str, str, str],
-              client: tuple[str, str], rounds: int) -> None:
+              client: tuple[str, str], rounds: int, hashing: str = "fast") -> None:
     """Create default scopes, roles, the configured administrator, user and service client.
 
     Idempotent: rows that already exist (by unique name) are left alone, so a kept ``db_path``
@@ -453,7 +442,7 @@ def bootstrap(db: Database, *, admin: tuple[str, str, str], user: tuple[str, str
                 "INSERT INTO users (id, username, email, password_hash, first_name, last_name,"
                 " is_active, is_verified, is_superuser, created_at, updated_at)"
                 " VALUES (?,?,?,?,?,?,1,1,?,?,?)",
-                (user_id, username.lower(), email.lower(), hash_secret(password, rounds),
+                (user_id, username.lower(), email.lower(), hash_secret(password, rounds, hashing),
                  "Configured", role.capitalize(), int(superuser), stamp, stamp),
             )
             conn.execute(
@@ -470,7 +459,7 @@ def bootstrap(db: Database, *, admin: tuple[str, str, str], user: tuple[str, str
                 " rate_limit_per_hour, created_at, updated_at)"
                 " VALUES (?,?,?,?,'confidential',?,1,0,3600,60,1000,?,?)",
                 (pk, client_id, "Configured test client", "Bootstrap service client",
-                 hash_secret(secret, rounds), stamp, stamp),
+                 hash_secret(secret, rounds, hashing), stamp, stamp),
             )
             for scope_name in DEFAULT_CLIENT_SCOPES:
                 conn.execute(

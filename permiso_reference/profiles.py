@@ -107,7 +107,8 @@ PROFILES: dict[str, Profile] = {
 NOT_REPRODUCED: dict[str, str] = {
     "F1 nginx 400/414 pages": "answered by nginx itself before the app; the reference has no nginx in-process "
                               "(`permiso-reference front` runs a real one)",
-    "D.5 argon2 timings": "the reference hashes with bcrypt (cost 4 by default); D29 is played by "
+    "D.5 argon2 timings": "the reference hashes with bcrypt (cost 4) by default; `--hashing production` "
+                          "(PERMISO_REFERENCE_HASHING) gives the release's argon2id; D29 is played by "
                           "`enumeration_timing`",
     "D.5 4 workers / D19 shared bucket": "one process, one loopback address: every client already shares "
                                          "the registration bucket",

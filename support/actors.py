@@ -25,6 +25,7 @@ from support.identities import (
     configured_user,
     require,
 )
+from support.pool import Lease
 
 #: phrases the features use for the configured accounts (lower case) -> kind
 CONFIGURED = {
@@ -43,6 +44,8 @@ class Actor:
     identity: Identity | ServiceIdentity | None
     client: PermisoClient
     notes: dict[str, Any] = field(default_factory=dict)  # what the actor holds: old tokens, ids ...
+    #: set when the person is borrowed from the run's people pool (support/pool.py)
+    lease: Lease | None = None
 
     @property
     def is_service(self) -> bool:
@@ -68,8 +71,16 @@ class Actor:
         """Sign in unless already holding a token; a refusal fails the scenario as a precondition
         (``could not prepare (sign Dana in): POST .../auth/token answered 401 (...)``)."""
         if not self.signed_in:
-            require(self.sign_in(), 200, what=f"sign {self.name} in")
+            self.sign_in_as_precondition()
         return self
+
+    def sign_in_as_precondition(self, scope: str | None = None) -> ApiResponse | None:
+        """The sign-in of a Given ("Dana has signed in"), which must succeed. A person borrowed from the
+        people pool takes over the session the pool keeps for them when it is fresh (no call: returns
+        None); otherwise this is a real sign-in, whose session the pool may keep for the next borrower."""
+        if self.lease is not None and scope is None and not self.signed_in and self.lease.adopt(self.client):
+            return None
+        return require(self.sign_in(scope), 200, what=f"sign {self.name} in")
 
     def __repr__(self) -> str:
         return f"<Actor {self.name} {self.identity!r}>"
@@ -89,9 +100,11 @@ def _actors(context: Any) -> dict[str, Actor]:
     return actors
 
 
-def actor(context: Any, name: str, *, roles: tuple[str, ...] = (), **fields: Any) -> Actor:
+def actor(context: Any, name: str, *, roles: tuple[str, ...] = (), own: bool = False, **fields: Any) -> Actor:
     """The actor called ``name``; on first use a throwaway regular user (or the configured account for
-    "the configured user/administrator/service client") with a fresh client."""
+    "the configured user/administrator/service client") with a fresh client. The user is borrowed from
+    the run's people pool unless the scenario is destructive, ``fields`` ask for a particular account or
+    ``own`` says the step is about making it."""
     actors = _actors(context)
     key = name.strip()
     if key in actors:
@@ -105,10 +118,26 @@ def actor(context: Any, name: str, *, roles: tuple[str, ...] = (), **fields: Any
     elif kind == "service":
         identity = configured_service_client(context.settings)
     else:
-        identity = context.identities.user(key, roles=roles, **fields)
+        client = _client(context, key)
+        lease = None if fields or own else borrow(context, key, roles, client)
+        identity = lease.identity if lease is not None else context.identities.user(key, roles=roles, **fields)
+        actors[key] = Actor(key, identity, client, lease=lease)
+        return actors[key]
     created = Actor(key, identity, _client(context, key))
     actors[key] = created
     return created
+
+
+def borrow(context: Any, name: str, roles: tuple[str, ...], client: PermisoClient) -> Lease | None:
+    """A person from the run's people pool for ``name`` (None when the scenario may not borrow: no pool,
+    or a ``@destructive`` scenario). Handed back when the scenario ends (``context.hand_back``)."""
+    pool = getattr(context, "pool", None)
+    hand_back = getattr(context, "hand_back", None)
+    if pool is None or hand_back is None:
+        return None
+    lease: Lease = pool.borrow(name, tuple(roles))
+    hand_back(lease, client)
+    return lease
 
 
 def service_actor(context: Any, name: str, *, scopes: tuple[str, ...] = (), may_use_configured: bool = False,

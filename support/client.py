@@ -36,6 +36,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.util.ssl_ import create_urllib3_context
 
 from support import redaction
+from support.pacing import API_PACER, AUTH_PACER, AuthPacer, burst_for
 from support.settings import Settings
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
@@ -54,8 +55,9 @@ class _Default:
 
 CLIENT_TOKEN: Any = _Default()
 
-#: paths (relative to the API base) whose requests are sign-ins paced under the front's auth limit
-PACED_PATHS = frozenset({"/auth/token", "/auth/service-token", "/auth/refresh"})
+#: paths (relative to the API base) under the front's auth limit (nginx ``location /api/v1/auth/``): paced by
+#: ``AUTH_PACER``; every other call by ``API_PACER`` (support/pacing.py)
+AUTH_PATH_PREFIX = "/auth/"
 
 
 # ---------------------------------------------------------------------------------------- evidence
@@ -201,41 +203,6 @@ class ApiResponse:
         return f"<ApiResponse {self.exchange.method} {url} -> {self.status}>"
 
 
-# ---------------------------------------------------------------------------------------- pacing
-class AuthPacer:
-    """Process-wide spacing of sign-in calls: at most ``rate`` per second, no bursts.
-
-    The front allows 5/s with a burst of 10 per client IP on auth paths; the suite's default of 4/s
-    keeps ordinary scenarios clear of it even when several run in parallel threads.
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self._lock = threading.Lock()
-        self._next = 0.0
-        self._clock = clock
-        self._sleep = sleep
-
-    def wait(self, rate: float) -> float:
-        """Block until the next sign-in slot; returns the seconds waited."""
-        if rate <= 0:
-            return 0.0
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next)
-            self._next = slot + 1.0 / rate
-        delay = slot - now
-        if delay > 0:
-            self._sleep(delay)
-        return max(delay, 0.0)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._next = 0.0
-
-
-AUTH_PACER = AuthPacer()
-
 _SENSITIVE_RESPONSE_KEYS = ("access_token", "refresh_token", "client_secret", "token", "id_token")
 
 
@@ -302,6 +269,8 @@ class PermisoClient:
         self.session.verify = settings.verify
         self.session.trust_env = False  # proxies from the environment would change what we measure
         self.pacer = pacer or AUTH_PACER
+        #: with an explicit auth pacer (tests) other calls share nothing with the process either
+        self.api_pacer = AuthPacer() if pacer is not None else API_PACER
         self.front_retry_attempts = max(1, front_retry_attempts)
         self.front_backoff_seconds = front_backoff_seconds
         self.retry_front_503 = True
@@ -351,8 +320,14 @@ class PermisoClient:
         _register_secrets_in(json)
         if isinstance(data, Mapping):
             _register_secrets_in(data)
-        if paced is None:
-            paced = api and path.split("?")[0] in PACED_PATHS
+        # paced=None: by path (auth bucket or API bucket); True: the auth bucket; False: unpaced (floods only)
+        auth_path = api and path.split("?")[0].startswith(AUTH_PATH_PREFIX)
+        bucket: AuthPacer | None = None
+        rate = 0.0
+        if paced or (paced is None and auth_path):
+            bucket, rate = self.pacer, self.settings.permiso_auth_rate_per_second
+        elif paced is None:
+            bucket, rate = self.api_pacer, self.settings.permiso_api_rate_per_second
         if retry_front_503 is None:
             retry_front_503 = self.retry_front_503
         params = {k: v for k, v in (params or {}).items() if v is not None} or None
@@ -360,12 +335,15 @@ class PermisoClient:
         attempts = self.front_retry_attempts if retry_front_503 else 1
         delay = self.front_backoff_seconds
         for attempt in range(1, attempts + 1):
-            if paced:
-                self.pacer.wait(self.settings.permiso_auth_rate_per_second)
+            if bucket is not None and rate > 0:
+                bucket.wait(rate, burst_for(rate))
             response = self._send(method, url, json=json, data=data, params=params, headers=send_headers,
                                   timeout=timeout, attempt=attempt)
-            if attempt < attempts and _is_front_rejection(response):
-                response.exchange.retried = True
+            retry = attempt < attempts and _is_front_rejection(response)
+            # Marked before anyone sees it: a front 503 that was retried is never evidence of anything.
+            response.exchange.retried = retry
+            self._record(response.exchange)
+            if retry:
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
@@ -419,11 +397,14 @@ class PermisoClient:
         body = exchange.json() if "json" in raw.headers.get("content-type", "").lower() or \
             text[:1] in "{[" else None
         _register_secrets_in(body)
+        return ApiResponse(status=raw.status_code, headers=CaseInsensitiveDict(raw.headers), body=body,
+                           text=text, elapsed_ms=elapsed_ms, exchange=exchange)
+
+    def _record(self, exchange: Exchange) -> None:
+        """Give an exchange to the scenario's log and the process-wide subscribers (once it is final)."""
         if self.log is not None:
             self.log.add(exchange)
         ExchangeLog._publish(exchange)
-        return ApiResponse(status=raw.status_code, headers=CaseInsensitiveDict(raw.headers), body=body,
-                           text=text, elapsed_ms=elapsed_ms, exchange=exchange)
 
     # ------------------------------------------------------------------ root
     def health(self) -> ApiResponse:

@@ -27,7 +27,7 @@ from parse import with_pattern
 
 from support.actors import Actor, actor, anonymous
 from support.client import ApiResponse, PermisoClient
-from support.identities import ProtectedAccountError, require
+from support.identities import ProtectedAccountError
 from support.matchers import decode_claims, describe_response, is_oauth_error
 from support.redaction import redact_text
 from support.settings import Settings
@@ -127,7 +127,7 @@ def visitor(context: Any) -> Actor:
 def sign_in_and_remember(context: Any, who: str, scope: str | None = None) -> Actor:
     """Sign a person in (it must succeed: this is a Given) and note the tokens they now hold."""
     someone = person(context, who)
-    require(someone.sign_in(scope), 200, what=f"sign {someone.name} in")
+    someone.sign_in_as_precondition(scope)  # a borrowed person may take over the pool's session
     notebook(context).remember_sign_in(someone.name, someone.client)
     return someone
 

@@ -269,6 +269,11 @@ class Identities:
         """Record a scope created by other means for deletion at cleanup."""
         self._track("scope", scope_id, name)
 
+    def forget(self, kind: str, key: str) -> None:
+        """Stop tracking an object that is already gone (deleted on purpose before the cleanup)."""
+        with self._lock:
+            self._tracked = [t for t in self._tracked if (t.kind, t.key) != (kind, key)]
+
     @property
     def tracked(self) -> list[tuple[str, str]]:
         """``(kind, key)`` of everything awaiting cleanup, in creation order."""

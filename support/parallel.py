@@ -16,8 +16,13 @@ What it does instead:
   Measured on this machine: sharing is faster than a server per feature, and isolation does not need
   separate servers: every throwaway identity is named `pa_<runid>_<pid>_<n>` (support/identities.py),
   unique per run, per worker process and per call.
-- Against a deployment, each worker paces sign-ins at `PERMISO_AUTH_RATE_PER_SECOND / N` so that the
-  workers together stay under the front's limit (the pacer is per process).
+- It also signs the configured administrator in, probes the capabilities and provisions the configured
+  accounts ONCE (`_set_up_once`) and hands the tokens and capabilities to the workers, which would
+  otherwise repeat them per feature (7 auth calls and two argon2 checks each against the release);
+  `after_all_workers` undoes the provisioning and revokes the tokens.
+- Each worker paces its calls at `PERMISO_AUTH_RATE_PER_SECOND / N` and `PERMISO_API_RATE_PER_SECOND / N`
+  so that the workers together stay under the front's limits (the pacers are per process), also against
+  an embedded server with `PERMISO_REFERENCE_AUTH_RATE_LIMIT`.
 - Each worker stashes its part of the sign-off summary; `after_all_workers` merges them into the one
   summary (`reports/signoff-summary.md`), prints the missing capabilities once, and fails the run (one
   ``HOOK-ERROR in after_all_workers: ...`` line, behavex's only way to a non-zero exit from a hook)
@@ -43,14 +48,17 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from support.admin_session import AdminSession, AdminSignInRefused
+from support.client import PermisoClient
 from support.redaction import register_secret
 from support.settings import Settings, SettingsError
 from support.signoff import Policy, SignoffFileError, policy_for
-from support.target import Target, embedded_settings, start_embedded
+from support.target import Target, TargetError, embedded_settings, resolve_target, start_embedded
 
 #: attribute name of the shared data on behavex's context (and thus on every worker's behave context)
 SHARED_KEY = "permiso_parallel"
@@ -62,6 +70,10 @@ _owned_target: Target | None = None
 _parts_dir: tempfile.TemporaryDirectory[str] | None = None
 #: the sign-off baseline and waivers, loaded (and validated) once before any worker starts
 _policy: Policy | None = None
+#: the administrator's one sign-in for all workers, and how to undo the provisioning done for them
+_admin: AdminSession | None = None
+_provisioned: list[Callable[[], None]] = []
+_owned_settings: Settings | None = None
 
 
 # ------------------------------------------------------------------------------------ detection
@@ -143,7 +155,48 @@ def before_all_workers(bhx_context: Any) -> None:
         }
         print(f"permiso-acceptance: one {target.describe()} shared by {data['processes']} behavex workers",
               flush=True)
+    else:
+        try:
+            target, pointed = resolve_target(settings)
+        except TargetError as exc:
+            _stop_before_start(str(exc))
+            return
+    data.update(_set_up_once(pointed, target))
     setattr(bhx_context, SHARED_KEY, data)
+
+
+def _set_up_once(settings: Settings, target: Target) -> dict[str, Any]:
+    """What every feature's before_all would otherwise repeat in each worker: the administrator's sign-in,
+    the capability probes and the provisioning of the configured accounts, done once in the main process.
+
+    Per feature that was an administrator sign-in, a sign-in of the configured user and of the configured
+    client and four revocations: against the release (argon2, the front's 5 auth calls/s) seconds per
+    feature. The workers get the administrator's tokens and the capabilities through the shared data;
+    after_all_workers undoes the provisioning and revokes the tokens.
+    """
+    global _admin, _provisioned, _owned_settings
+    from support import provisioning
+    from support.client import TargetUnreachable
+
+    _owned_settings = settings
+    admin = PermisoClient(settings, name="administrator")
+    _admin = AdminSession()
+    try:
+        _admin.lend(admin)
+    except (AdminSignInRefused, TargetUnreachable) as exc:
+        status = f"HTTP {exc.answer.status}" if isinstance(exc, AdminSignInRefused) else str(exc)
+        _stop_before_start(f"the configured administrator {settings.test_admin_username!r} cannot sign in at "
+                           f"{target.base_url} ({status}); check TEST_ADMIN_USERNAME and TEST_ADMIN_PASSWORD")
+    capabilities = provisioning.probe_capabilities(settings, target, admin)
+    _provisioned = provisioning.provision_configured_accounts(settings, admin, capabilities)
+    return {"admin": _admin.handoff(), "capabilities": capabilities}
+
+
+def shared_capabilities(context: Any) -> dict[str, str | None] | None:
+    """In a worker: the capabilities the main process probed (and provisioned) once; else None."""
+    data = shared(context)
+    caps = data.get("capabilities") if data else None
+    return dict(caps) if isinstance(caps, dict) else None
 
 
 def _stop_before_start(message: str) -> None:
@@ -160,12 +213,18 @@ def _stop_before_start(message: str) -> None:
 
 def after_all_workers(bhx_context: Any) -> None:
     """Stop the shared server, merge the workers' summaries; fail unless the verdict is RELEASE-READY."""
-    global _owned_target, _parts_dir
+    global _owned_target, _parts_dir, _admin, _provisioned
     target, _owned_target = _owned_target, None
     parts, _parts_dir = _parts_dir, None
     try:
         summary = merge_summaries(Path(parts.name)) if parts is not None else None
     finally:
+        for undo in reversed(_provisioned):
+            with contextlib.suppress(Exception):
+                undo()
+        if _admin is not None and _owned_settings is not None:
+            _admin.end(lambda: PermisoClient(_owned_settings, name="administrator"))
+        _admin, _provisioned = None, []
         if target is not None:
             target.stop()
         if parts is not None:
@@ -185,6 +244,12 @@ def after_all_workers(bhx_context: Any) -> None:
 
 
 # ------------------------------------------------------------------------------- worker side
+def admin_session(context: Any) -> AdminSession:
+    """The run's administrator session: in a worker the one the main process signed in (when it did)."""
+    data = shared(context)
+    return AdminSession.from_handoff(data.get("admin") if data else None)
+
+
 def prepare_worker(context: Any, settings: Settings) -> tuple[Settings, Target | None]:
     """Adjust a worker's settings; return the shared embedded target when there is one.
 
@@ -205,12 +270,21 @@ def prepare_worker(context: Any, settings: Settings) -> tuple[Settings, Target |
             register_secret(secret)
         target = Target(str(embedded["base_url"]), embedded.get("http_url"), embedded=True,
                         version=embedded.get("version"), environment=embedded.get("environment"))
-        return embedded_settings(settings, target.base_url, target.http_url or "", secret), target
-    if processes > 1:
-        # The pacer is per process: share the front's sign-in budget between the workers.
-        rate = settings.permiso_auth_rate_per_second / processes
-        settings = settings.model_copy(update={"permiso_auth_rate_per_second": rate})
-    return settings, None
+        pointed = embedded_settings(settings, target.base_url, target.http_url or "", secret)
+        # Without a limiter there is no budget to share: dividing the nominal 50/s only slowed the workers.
+        limited = pointed.permiso_reference_auth_rate_limit is not None
+        return (share_rates(pointed, processes) if limited else pointed), target
+    return share_rates(settings, processes), None
+
+
+def share_rates(settings: Settings, processes: int) -> Settings:
+    """The pacers are per process: give each of ``processes`` workers its share of the front's budgets
+    (auth and API), so that together they stay under them, also against an embedded server with a limiter."""
+    if processes <= 1:
+        return settings
+    return settings.model_copy(update={
+        "permiso_auth_rate_per_second": settings.permiso_auth_rate_per_second / processes,
+        "permiso_api_rate_per_second": settings.permiso_api_rate_per_second / processes})
 
 
 def stash_summary(context: Any, summary: Any) -> bool:

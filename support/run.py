@@ -6,7 +6,8 @@ The run's life cycle:
    administrator can sign in, probe capabilities (Docker engine, signing key, TLS front, ...), provision
    the configured test user and service client when a deployment lacks them, write run metadata for
    Allure. Any problem here ends the run at once with ONE readable line and a non-zero exit.
-2. per feature: the administrator signs in once (and out at the end).
+2. per feature: a client of the configured administrator holding the run's one sign-in (never signed out:
+   its tokens are revoked at the end of the run).
 3. per scenario: skip `@needs.<capability>` scenarios whose capability is missing, with the reason; give
    the scenario a fresh exchange log, identities and actors; on failure attach the redacted exchange.
 4. `after_all`: print and write the sign-off summary (Markdown and JSON, opening with the causes of
@@ -28,7 +29,6 @@ reports; `after_scenario` attributes each failed scenario to ONE cause (support/
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import itertools
 import os
 import signal
@@ -36,30 +36,24 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from support import parallel, results
+from support import lending, parallel, results
+from support.admin_session import AdminSession, AdminSignInRefused
 from support.client import ExchangeLog, PermisoClient, TargetUnreachable
 from support.identities import Identities
+from support.run_summary import (  # also imported from here by behavex's main process and the tests
+    SUMMARY_PATH,
+    allure_results_dir,
+    capability_lines,
+    finish_summary,
+    new_summary,
+    publish_summary,
+    write_metadata,
+)
 from support.settings import Settings, SettingsError
 from support.signoff import SignoffFileError, policy_for
 from support.target import Target, TargetError, resolve_target
-
-
-def _suite_version() -> str:
-    try:
-        return importlib.metadata.version("permiso-acceptance")
-    except importlib.metadata.PackageNotFoundError:  # running from a plain checkout
-        return "0+unknown"
-
-
-SUITE_VERSION = _suite_version()
-
-#: Where allure-behave writes (pyproject [tool.behave] outfiles); metadata goes next to its results.
-ALLURE_RESULTS = Path("allure-results")
-SUMMARY_PATH = Path("reports") / "signoff-summary.md"
-JUNIT_DIR = Path("reports") / "junit"
 
 
 class RunNotReleaseReady(Exception):
@@ -83,6 +77,10 @@ class RunState:
     deselected: int = 0
     #: the baseline and waivers the sign-off judges causes against (support.signoff.Policy)
     policy: Any = None
+    #: the configured administrator's one sign-in for the run
+    admin_session: AdminSession = field(default_factory=lambda: AdminSession())
+    #: the people lent to non-destructive scenarios (support/pool.py), None when switched off
+    pool: Any = None
 
 
 class CleanupLedger:
@@ -342,12 +340,14 @@ def before_all(context: Any) -> None:
         if settings.permiso_verbose:  # always in Allure's environment.properties (_write_metadata)
             print(settings.describe())
     admin = PermisoClient(settings, name="administrator")
+    state.admin_session = parallel.admin_session(context)  # behavex: the main process's sign-in
     try:
-        answer = admin.sign_in_administrator()
+        state.admin_session.lend(admin)  # one sign-in for the whole run (support/admin_session.py)
     except TargetUnreachable as exc:
         fail_fast(context, str(exc))
         return
-    if answer.status != 200:
+    except AdminSignInRefused as exc:
+        answer = exc.answer
         error = answer.body.get("error") if isinstance(answer.body, dict) else None
         fail_fast(
             context,
@@ -356,96 +356,45 @@ def before_all(context: Any) -> None:
             "TEST_ADMIN_PASSWORD",
         )
         return
-    from support import provisioning  # local: keeps hook import cheap for --dry-run
+    from support import provisioning, security_checks  # local: keeps hook import cheap for --dry-run
 
-    state.capabilities.update(provisioning.probe_capabilities(settings, target, admin))
-    from support import security_checks
-
+    handed = parallel.shared_capabilities(context)  # behavex: probed and provisioned once, in the main process
+    state.capabilities.update(handed or provisioning.probe_capabilities(settings, target, admin))
     # The hygiene watch (headers, leaks) on every response of the run; adds the auth_rate_limit capability.
     security_checks.install(context)
-    state.provisioned = provisioning.provision_configured_accounts(settings, admin, state.capabilities)
-    admin.sign_out()
-    _write_metadata(state)
+    if handed is None:
+        state.provisioned = provisioning.provision_configured_accounts(settings, admin, state.capabilities)
+    if settings.permiso_people_pool:
+        state.pool = lending.start(state)  # throwaway people lent to non-destructive scenarios
+    write_metadata(state)
     if not parallel.in_worker(context):  # under behavex: once, by before_all_workers in the main process
         for line in capability_lines(state.capabilities):
             print(line)
-    state.summary = _new_summary(state)
-
-
-def capability_lines(capabilities: Mapping[str, str | None]) -> list[str]:
-    """One line per missing capability, printed once per run."""
-    return [f"Capability {name}: missing ({reason}); @needs.{name} scenarios will be skipped"
-            for name, reason in sorted(capabilities.items()) if reason]
-
-
-def _new_summary(state: RunState | None = None) -> Any:
-    from support.reporting import RunSummary
-
-    summary = RunSummary()
-    if state is not None:
-        settings, target = state.settings, state.target
-        summary.selected = state.expected
-        summary.policy = state.policy
-        summary.target = _target_text(target, settings)
-        summary.capabilities = state.capabilities
-        summary.deselected = state.deselected
-        summary.require_complete_gate = bool(getattr(settings, "permiso_require_complete_gate", False))
-        summary.clean_reference = bool(
-            target is not None and target.embedded
-            and getattr(settings, "permiso_reference_profile", "contract") == "contract"
-            and not getattr(settings, "permiso_reference_faults", ""))
-    return summary
-
-
-def _target_text(target: Target | None, settings: Settings) -> str:
-    """What the run was aimed at, stable between runs (an embedded server's port changes every time)."""
-    if target is None:
-        return ""
-    if target.embedded:
-        faults = getattr(settings, "permiso_reference_faults", "")
-        return (f"embedded reference Permiso (profile {getattr(settings, 'permiso_reference_profile', 'contract')}"
-                + (f", faults {faults}" if faults else "") + ")")
-    return target.base_url
-
-
-def _write_metadata(state: RunState) -> None:
-    from support.reporting import write_run_metadata
-
-    assert state.target is not None
-    write_run_metadata(
-        ALLURE_RESULTS,
-        target_url=state.target.base_url,
-        permiso_version=state.target.version,
-        suite_version=SUITE_VERSION,
-        run_id=state.settings.permiso_run_id,
-        capabilities=state.capabilities,
-        extra={"target_kind": "embedded reference" if state.target.embedded else "deployment",
-               **{f"setting.{k}": v for k, v in state.settings.redacted().items()}},
-    )
+    state.summary = new_summary(state)
 
 
 def before_feature(context: Any, feature: Any) -> None:
     if context.config.dry_run:
         return
     state: RunState = context.run_state
-    admin = PermisoClient(state.settings, name="administrator")
-    context.admin = admin
-
-    def sign_out_admin() -> None:
-        if admin.token:
-            with contextlib.suppress(Exception):
-                admin.sign_out()
-
-    context.add_cleanup(sign_out_admin)
+    # The run's one administrator sign-in is lent to it on first use (ensure_admin); never signed out.
+    context.admin = PermisoClient(state.settings, name="administrator")
 
 
 def ensure_admin(context: Any) -> PermisoClient:
-    """The configured administrator's client, signed in on first use in a feature."""
+    """The configured administrator's client with the run's shared token (support/admin_session.py)."""
     admin: PermisoClient = context.admin
-    if not admin.token:
-        answer = admin.sign_in_administrator()
-        if answer.status != 200:
-            raise AssertionError(f"the configured administrator could not sign in (HTTP {answer.status})")
+    session: AdminSession | None = getattr(getattr(context, "run_state", None), "admin_session", None)
+    if session is None:  # outside a run (a unit test): a sign-in of its own when it holds no token
+        if admin.token:
+            return admin
+        session = AdminSession()
+    session.learn(admin)  # a token it got by signing in again after a 401 (Identities._call)
+    if not admin.token or admin.token != session.token or not session.fresh:
+        try:
+            session.lend(admin)
+        except AdminSignInRefused as exc:
+            raise AssertionError(f"the configured administrator could not sign in ({exc})") from None
     return admin
 
 
@@ -484,6 +433,7 @@ def before_scenario(context: Any, scenario: Any) -> None:
     )
     context.actors = {}
     context.response = None
+    lending.scenario_started(context, state, scenario)
 
 
 def after_scenario(context: Any, scenario: Any) -> None:
@@ -494,12 +444,13 @@ def after_scenario(context: Any, scenario: Any) -> None:
 
     security_checks.verify_scenario(context, scenario)  # judge this scenario's last answers (never raises)
     status = scenario.status.name if hasattr(scenario.status, "name") else str(scenario.status)
+    lending.scenario_ended(context, status)  # before the scenario's cleanups hand its borrowed people back
     cause = causes.attribute_scenario(scenario)
     log: ExchangeLog | None = getattr(context, "log", None)
     if log is not None and log.records:
         if status in {"failed", "error", "hook_error"}:
             reporting.attach_exchanges(log.records)
-        reporting.attach_timings(log.records)
+        reporting.attach_timings([r for r in log.records if not r.retried])  # a retried 503 is no answer
     if cause is not None:
         reporting.label_cause(cause)
     reason = getattr(scenario, "skip_reason", None)
@@ -526,58 +477,6 @@ def after_step(context: Any, step: Any) -> None:
     security_checks.after_step(context, step)
 
 
-def finish_summary(context: Any, summary: Any, settings: Settings | None) -> None:
-    """Give the summary what only the end of the run knows: the run-wide rules as the watch saw them
-    (then forgotten, so a behavex worker's next feature starts afresh), the scan switch, interruption."""
-    from support import security_checks
-    from support.reporting import RuleRecord
-
-    summary.rules = [RuleRecord.from_dict(r) for r in security_checks.WATCH.rule_records()]
-    security_checks.WATCH.reset()
-    from support import fuzz_area, fuzz_findings
-
-    summary.extra_causes = fuzz_findings.BOOK.cause_entries()  # the fuzzer's findings, one cause each
-    note = fuzz_findings.BOOK.schema_note()
-    summary.notes = [note] if note else []
-    fuzz_area.reset()  # forgets the findings, removes Hypothesis' caches
-    summary.scan_enabled = bool(getattr(settings, "security_scan_enabled", True))
-    summary.require_complete_gate = bool(getattr(settings, "permiso_require_complete_gate", False))
-    runner = getattr(context, "_runner", None)
-    summary.interrupted = bool(getattr(runner, "aborted", False))
-
-
-def allure_results_dir(context: Any) -> Path | None:
-    """Where the active allure-behave formatter writes, or None when no Allure formatter runs."""
-    runner = getattr(context, "_runner", None)
-    for formatter in getattr(runner, "formatters", None) or []:
-        if type(formatter).__module__.startswith("allure_behave"):
-            name = getattr(getattr(formatter, "stream_opener", None), "name", None)
-            return Path(name) if name and name != "-" else ALLURE_RESULTS
-    return None
-
-
-def publish_summary(summary: Any, *, allure_dir: Path | None = ALLURE_RESULTS,
-                    junit_dir: Path | None = JUNIT_DIR) -> None:
-    """Write the sign-off summary (Markdown + JSON), one Allure result per run-wide rule and the JUnit
-    file of the rules, then print the summary past behave's capture."""
-    from support import reporting
-
-    summary.write(SUMMARY_PATH)
-    if allure_dir is not None:
-        reporting.append_properties(allure_dir, reporting.signoff_properties(summary))
-    if summary.rules and allure_dir is not None:
-        reporting.write_rule_results(allure_dir, summary.rules, scan_enabled=summary.scan_enabled)
-    if summary.rules and junit_dir is not None:
-        reporting.write_rule_junit(junit_dir, summary.rules, scan_enabled=summary.scan_enabled)
-    if getattr(summary, "notes", None) and allure_dir is not None:
-        from support.fuzz_findings import write_note_result
-
-        for note in summary.notes:
-            write_note_result(allure_dir, note)
-    # behave captures what after_all prints; the summary writes past the capture on purpose.
-    summary.print_to_console()
-
-
 def after_feature(context: Any, feature: Any) -> None:
     """Nothing beyond the cleanups registered in before_feature."""
 
@@ -593,10 +492,12 @@ def after_all(context: Any) -> None:
     nothing_selected = state.selected == 0 and not context.config.dry_run and not parallel.in_worker(context)
     published = None
     try:
+        lending.stop(state)
         state.ledger.sweep()
         for undo in reversed(state.provisioned):
             with contextlib.suppress(Exception):
                 undo()
+        state.admin_session.end(lambda: PermisoClient(state.settings, name="administrator"))
         if nothing_selected:
             published = write_not_run(context, NOTHING_SELECTED)
             print(f"\npermiso-acceptance: {NOTHING_SELECTED}", file=sys.__stderr__ or sys.stderr, flush=True)

@@ -61,6 +61,7 @@ from support.matchers import (
 from support.matchers import does_not_echo as does_not_echo
 from support.matchers import header_problems as header_problems
 from support.matchers import reveals_nothing_internal as reveals_nothing_internal
+from support.pacing import API_PACER, AUTH_PACER
 from support.timing import Comparison, compare_samples, sample_interleaved
 
 # ---------------------------------------------------------------------------------------- hygiene
@@ -435,6 +436,7 @@ def verify_scenario(context: Any, scenario: Any = None) -> None:
 
 # ---------------------------------------------------------------------------------------- capabilities
 AUTH_RATE_LIMIT = "auth_rate_limit"
+NO_AUTH_RATE_LIMIT = "no_auth_rate_limit"
 
 
 def rate_limit_reason(settings: Any, target: Any, capabilities: Mapping[str, str | None]) -> str | None:
@@ -482,7 +484,8 @@ def target_hosts(settings: Any, target: Any = None) -> frozenset[str]:
 
 def install(context: Any) -> None:
     """before_all (after the capabilities are probed): subscribe the run-wide watch to the target's
-    answers and add the ``auth_rate_limit`` capability to ``context.capabilities``."""
+    answers and add the ``auth_rate_limit`` capability to ``context.capabilities`` (and its opposite,
+    ``no_auth_rate_limit``: a load from one machine behind such a limit measures the limit, not the service)."""
     WATCH.subscribe()
     settings = getattr(context, "settings", None)
     target = getattr(context, "target", None)
@@ -491,6 +494,10 @@ def install(context: Any) -> None:
     capabilities = getattr(context, "capabilities", None)
     if isinstance(capabilities, dict) and target is not None:
         capabilities[AUTH_RATE_LIMIT] = rate_limit_reason(context.settings, context.target, capabilities)
+        capabilities[NO_AUTH_RATE_LIMIT] = None if capabilities[AUTH_RATE_LIMIT] else (
+            "the target limits auth calls per client address (the front's 5/s, Part B): a load from one "
+            "machine would measure that limit, not the service (permiso-acceptance load --master/--worker "
+            "spreads it over machines)")
 
 
 # ---------------------------------------------------------------------------------------- hostile input
@@ -782,6 +789,8 @@ def fire_burst(attempt: Callable[[], ApiResponse], count: int, *, workers: int =
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(workers, count))) as pool:
         list(pool.map(one, range(count)))
+    for bucket in (AUTH_PACER, API_PACER):  # the flood emptied the target's bucket: so start the suite's empty
+        bucket.drain()
     return Burst(answers, time.monotonic() - started)
 
 

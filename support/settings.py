@@ -37,7 +37,7 @@ import os
 import secrets as _secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     permiso_lockout_minutes: float = Field(15, gt=0, le=10_080)
     # 0: the suite does not pace its sign-ins at all
     permiso_auth_rate_per_second: float = Field(4, ge=0, le=10_000)
+    # Every other call, under the front's API limit (10/s, burst 20, contract Part B); 0: unpaced. The embedded
+    # server has no API limiter: against it the suite does not pace these (support/target.py).
+    permiso_api_rate_per_second: float = Field(8, ge=0, le=10_000)
+    # Non-destructive scenarios borrow throwaway people made once per run (support/pool.py); false: each
+    # scenario makes its own, as before.
+    permiso_people_pool: bool = True
     permiso_containers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_CONTAINERS))
     permiso_perf_samples: int = Field(20, ge=1, le=100_000)
@@ -123,6 +129,9 @@ class Settings(BaseSettings):
     # The embedded server gets an auth rate limit like the front's (e.g. 5 per second, burst 2x, 503 HTML
     # rejections), so the flood scenarios can run against it; None: it starts without a limiter.
     permiso_reference_auth_rate_limit: float | None = None
+    # How the embedded server hashes passwords: "fast" (bcrypt cost 4) or "production" (argon2id, 64 MiB,
+    # 3 passes, as the release: contract D.5); with PERMISO_REFERENCE_AUTH_RATE_LIMIT=5 a production-like target.
+    permiso_reference_hashing: Literal["fast", "production"] = "fast"
     permiso_max_expiry_wait_seconds: float = Field(30, ge=0, le=86_400)
     # None: judged from the target (a deployment behind the TLS front is limited, Part B); true/false wins.
     permiso_auth_rate_limited: bool | None = None
@@ -185,6 +194,14 @@ class Settings(BaseSettings):
         if value is None or (isinstance(value, str) and not value.strip()):
             return "contract"
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("permiso_reference_hashing", mode="before")
+    @classmethod
+    def _blank_hashing_is_fast(cls, value: Any) -> Any:
+        """`-D PERMISO_REFERENCE_HASHING=` (empty) means the default, like leaving it unset."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return "fast"
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("permiso_reference_auth_rate_limit", "permiso_fuzz_examples", "permiso_fuzz_seed",
                      mode="before")

@@ -98,9 +98,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-#: Share of the embedded server's auth rate limit the suite's own sign-ins use (headroom for the burst
-#: the flood scenarios leave behind and for clock jitter), as behind the front.
-EMBEDDED_PACING_SHARE = 0.8
+#: Share of the embedded server's auth rate limit the suite's own auth calls use (headroom for clock
+#: jitter; after a flood the suite's bucket starts empty, support/pacing.py), as behind the front.
+EMBEDDED_PACING_SHARE = 0.9
 #: The environment the embedded server announces in `/health`: it plays a production deployment.
 EMBEDDED_ENVIRONMENT = "production"
 #: Sign-in pace against an embedded server without a limiter: nothing to stay under, so effectively unpaced.
@@ -112,13 +112,17 @@ def embedded_auth_rate(settings: Settings) -> float:
 
     Without a limiter there is nothing to pace against (at least 50/s). With one
     (``PERMISO_REFERENCE_AUTH_RATE_LIMIT``) the suite behaves exactly as behind the front: it stays under
-    the limit (``min(configured, 0.8 x limit)``), so only the flood scenarios meet it, never its own
-    ordinary sign-ins.
+    the limit, so only the flood scenarios meet it, never its own ordinary calls. The limit is known
+    exactly here, so the suite uses ``0.9 x limit`` (with a bucket of one second's worth, well inside the
+    limiter's burst of 2 x limit), or less when ``PERMISO_AUTH_RATE_PER_SECOND`` is set lower.
     """
     limit = settings.permiso_reference_auth_rate_limit
     if limit is None:
         return max(settings.permiso_auth_rate_per_second, UNLIMITED_AUTH_RATE)
-    return min(settings.permiso_auth_rate_per_second, EMBEDDED_PACING_SHARE * limit)
+    share = EMBEDDED_PACING_SHARE * limit
+    if "permiso_auth_rate_per_second" in settings.model_fields_set:  # set by the operator: a ceiling
+        return min(settings.permiso_auth_rate_per_second, share)
+    return share
 
 
 def embedded_settings(settings: Settings, base_url: str, http_url: str, jwt_secret: str) -> Settings:
@@ -129,6 +133,7 @@ def embedded_settings(settings: Settings, base_url: str, http_url: str, jwt_secr
         jwt_secret,
         permiso_lockout_minutes=EMBEDDED_LOCKOUT_SECONDS / 60.0,
         permiso_auth_rate_per_second=embedded_auth_rate(settings),
+        permiso_api_rate_per_second=0.0,  # no API limiter there: at most /auth/* is limited
     )
 
 
@@ -166,6 +171,8 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
         argv += ["--faults", settings.permiso_reference_faults]
     # The profile (a named set of behaviours, e.g. release-1.0 = contract Part D) comes from settings too.
     argv += [f"--profile={settings.permiso_reference_profile}"]
+    # argon2 as the release (contract D.5) or the fast default; explicit, so an inherited env var is dropped.
+    argv += [f"--hashing={settings.permiso_reference_hashing}"]
     if settings.permiso_reference_auth_rate_limit is not None:
         # Like the front's limiter (Part B), so the @needs.auth_rate_limit flood scenarios can run here.
         argv += ["--auth-rate-limit", repr(float(settings.permiso_reference_auth_rate_limit))]
@@ -178,7 +185,7 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
             "PERMISO_REFERENCE_USER_PASSWORD": settings.test_user_password.get_secret_value(),
             "PERMISO_REFERENCE_CLIENT_SECRET": settings.test_client_secret.get_secret_value(),
         },
-        drop=("PERMISO_REFERENCE_FAULTS", "PERMISO_REFERENCE_PROFILE"),
+        drop=("PERMISO_REFERENCE_FAULTS", "PERMISO_REFERENCE_PROFILE", "PERMISO_REFERENCE_HASHING"),
     )
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -215,6 +222,9 @@ def wait_until_healthy(
     deadline = time.monotonic() + timeout_s
     last_problem = "no answer yet"
     delay = 0.05
+    # A server we started is up within about a second: poll it closely (a back-off to 1 s cost up to 0.7 s
+    # per start); a deployment is polled gently, under its front's API limit.
+    max_delay = 0.1 if target.process is not None else 1.0
     while True:
         if target.process is not None and target.process.poll() is not None:
             where = f": {_last_line(log_path)}" if log_path else ""
@@ -237,7 +247,7 @@ def wait_until_healthy(
                 f"({last_problem})"
             )
         time.sleep(delay)
-        delay = min(delay * 2, 1.0)
+        delay = min(delay * 2, max_delay)
 
 
 def resolve_target(settings: Settings) -> tuple[Target, Settings]:

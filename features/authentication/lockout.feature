@@ -1,4 +1,4 @@
-@auth
+@auth @ORDER_002
 Feature: Locking an account after repeated wrong passwords
   Guessing passwords must not pay off. After five wrong passwords in a row (the deployment may set
   another number) the account is locked for fifteen minutes (or as long as the deployment sets): even

@@ -1,4 +1,4 @@
-@admin @destructive
+@admin @destructive @ORDER_004
 Feature: Only administrators reach the administrative functions
   Managing users, roles, scopes, service clients and sessions, and the admin console, are for
   administrators only. Someone who is not signed in is told to sign in first (401 with a Bearer

@@ -61,7 +61,7 @@ def _field_name(field: str) -> str:
 # ---------------------------------------------------------------------------------------- creation
 @when("the administrator creates an account for {who:Who}")
 def when_administrator_creates_account(context: Any, who: str) -> None:
-    actor(context, who)
+    actor(context, who, own=True)  # the creation is what this step is about: never a borrowed person
     context.response = context.identities.admin.last
     flows.notebook(context).last_actor = who
 

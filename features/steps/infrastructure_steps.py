@@ -17,7 +17,7 @@ from behave import given, register_type, then, when
 from hamcrest import assert_that, greater_than_or_equal_to, has_entries, instance_of, matches_regexp, starts_with
 
 from support import flows
-from support.actors import Actor, anonymous
+from support.actors import Actor, actor, anonymous
 from support.client import PermisoClient
 from support.identities import require
 from support.matchers import has_json_fields, has_status, is_bearer_refusal
@@ -93,7 +93,8 @@ def given_administrator_read_user_statistics(context: Any) -> None:
 
 @when("a new account is created for {who:Who}")
 def when_new_account_created(context: Any, who: str) -> None:
-    flows.person(context, who)
+    actor(context, who, own=True)  # a new account is the point: never one borrowed from the people pool
+    flows.notebook(context).last_actor = who
 
 
 @then("the user statistics count at least one more user than before")

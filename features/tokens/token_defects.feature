@@ -1,4 +1,4 @@
-@tokens @contract.A2 @contract.A3 @contract.A4
+@tokens @ORDER_003 @contract.A2 @contract.A3 @contract.A4
 Feature: A bad token is refused wherever a token is taken
   A token is taken in four places: when someone asks who is signed in, when a service asks whether
   a token is still good (introspection), when a session is refreshed, and when a token is revoked.

@@ -1,10 +1,10 @@
 """Routes under `/service-clients` (contract A.8), all guarded by ``require_admin``.
 
 Clients are addressed by their string ``client_id``; the internal primary key (``id``) is a UUID.
-Secrets are generated with ``secrets.token_urlsafe`` (or taken from the request), stored bcrypt-hashed
-in ``secret_hash`` and shown exactly once (create / rotate answers). On rotation the old hash moves to
-``previous_secret_hash``: ``/auth/service-token`` (core) consults it only under the ``old_secret_valid``
-fault, so the old secret is refused from then on.
+Secrets are generated with ``secrets.token_urlsafe`` (or taken from the request), stored hashed
+(bcrypt or argon2id, ``permiso_reference.hashing``) in ``secret_hash`` and shown exactly once (create /
+rotate answers). On rotation the old hash moves to ``previous_secret_hash``: ``/auth/service-token``
+(core) consults it only under the ``old_secret_valid`` fault, so the old secret is refused from then on.
 
 Monitoring routes (stats, health, rate-limit) answer from the database; D24 (fixed sample data) is a
 defect the suite must catch, so nothing here is invented. The webhook test never leaves the machine:
@@ -321,7 +321,8 @@ def create_client(request: Request, principal: Admin, body: ClientCreate) -> dic
     fields = _column_values(body.model_dump(exclude={"client_id", "client_secret", "scope_ids"}))
     pk, stamp = new_id(), now_iso()
     fields.update(id=pk, client_id=client_id,
-                  secret_hash=hash_secret(secret, request.app.state.settings.bcrypt_rounds),
+                  secret_hash=hash_secret(secret, request.app.state.settings.bcrypt_rounds,
+                                   request.app.state.settings.hashing),
                   created_at=stamp, updated_at=stamp)
     columns = ", ".join(fields)
     marks = ", ".join("?" * len(fields))
@@ -417,7 +418,8 @@ def rotate_secret(request: Request, principal: Admin, client_id: str, body: Rota
         raise named_error(400, "invalid_secret", "Current client secret is incorrect")
     secret = secrets.token_urlsafe(32)
     stamp = now_iso()
-    new_hash = hash_secret(secret, request.app.state.settings.bcrypt_rounds)
+    new_hash = hash_secret(secret, request.app.state.settings.bcrypt_rounds,
+                                   request.app.state.settings.hashing)
     if _has_column(db, "service_clients", "previous_secret_hash"):
         db.execute("UPDATE service_clients SET previous_secret_hash = secret_hash, secret_hash = ?,"
                    " secret_rotated_at = ?, updated_at = ? WHERE id = ?", (new_hash, stamp, stamp, row["id"]))

@@ -188,7 +188,7 @@ def _create_user(request: Request, body: UserCreate, *, admin: bool) -> dict[str
                for name in ("first_name", "last_name", "display_name")}
     profile["bio"] = _policy(request, "bio", lambda v: check_text(v, MAX_BIO), body.bio)
     role_ids = _check_role_ids(db, body.role_ids or []) if admin else []
-    password_hash = hash_secret(password, state.settings.bcrypt_rounds)
+    password_hash = hash_secret(password, state.settings.bcrypt_rounds, state.settings.hashing)
     user_id = new_id()
     stamp = now_iso()
     with db.transaction() as conn:
@@ -401,7 +401,8 @@ def password_reset_confirm(request: Request, body: ResetConfirm) -> dict[str, An
     password = _policy(request, "new_password",
                        lambda v: check_password(v, fault(request, "password_policy_off")), body.new_password)
     _db(request).execute("UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ?"
-                         " WHERE id = ?", (hash_secret(password, request.app.state.settings.bcrypt_rounds),
+                         " WHERE id = ?", (hash_secret(password, request.app.state.settings.bcrypt_rounds,
+                                     request.app.state.settings.hashing),
                                            now_iso(), now_iso(), user_id))
     return {"message": "Password has been reset"}
 
@@ -495,7 +496,8 @@ def change_password(request: Request, user_id: str, body: PasswordChange,
     password = _policy(request, "new_password",
                        lambda v: check_password(v, fault(request, "password_policy_off")), body.new_password)
     db.execute("UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?",
-               (hash_secret(password, request.app.state.settings.bcrypt_rounds), now_iso(), now_iso(),
+               (hash_secret(password, request.app.state.settings.bcrypt_rounds,
+                                     request.app.state.settings.hashing), now_iso(), now_iso(),
                 user_id))
     db.audit("password_changed", actor_id=principal.user_id, resource_type="user", resource_id=user_id,
              ip_address=client_ip(request))

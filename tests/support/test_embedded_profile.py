@@ -1,4 +1,4 @@
-"""The embedded target's reference profile: the setting, the server flag, the target's description."""
+"""The embedded target's reference profile and hashing: the settings, the server flags, the description."""
 
 from __future__ import annotations
 
@@ -37,3 +37,26 @@ def test_the_description_names_the_profile() -> None:
                                    "profile release-1.0")
     deployment = Target("https://permiso.example", None, False, profile=None)
     assert "profile" not in deployment.describe()
+
+
+def test_hashing_is_fast_by_default_and_production_on_request(clean_env: Path) -> None:
+    assert Settings.load().permiso_reference_hashing == "fast"
+    assert Settings.load({"PERMISO_REFERENCE_HASHING": ""}).permiso_reference_hashing == "fast"
+    assert Settings.load({"PERMISO_REFERENCE_HASHING": " Production "}).permiso_reference_hashing == "production"
+
+
+def test_an_unknown_hashing_is_a_settings_error(clean_env: Path) -> None:
+    from support.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="PERMISO_REFERENCE_HASHING"):
+        Settings.load({"PERMISO_REFERENCE_HASHING": "slow"})
+
+
+def test_start_embedded_passes_the_hashing_to_the_server(clean_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         embedded_launch: Any) -> None:
+    """`--hashing` always reaches `permiso-reference serve`; an inherited env variable never does."""
+    monkeypatch.setenv("PERMISO_REFERENCE_HASHING", "production")
+    production_argv, env = embedded_launch.command(Settings.load({}))
+    fast_argv, _ = embedded_launch.command(Settings.load({"PERMISO_REFERENCE_HASHING": "fast"}))
+    assert "--hashing=production" in production_argv and "PERMISO_REFERENCE_HASHING" not in env
+    assert "--hashing=fast" in fast_argv

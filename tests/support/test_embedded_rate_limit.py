@@ -33,16 +33,17 @@ def test_a_limit_of_zero_or_less_is_refused(clean_env: Path) -> None:
     [
         (4.0, None, 50.0),   # no limiter: effectively unpaced, as before
         (80.0, None, 80.0),  # ... unless the configured pace is even faster
-        (4.0, 5.0, 4.0),     # behind a limit of 5/s, 0.8 x 5 = 4: the configured 4/s already fits
-        (10.0, 5.0, 4.0),    # a configured pace above the limit is brought under it
+        (4.0, 5.0, 4.0),     # behind a limit of 5/s, 0.9 x 5 = 4.5: a configured 4/s is a ceiling
+        (10.0, 5.0, 4.5),    # a configured pace above the limit is brought under it
         (1.0, 5.0, 1.0),     # a slower configured pace is kept
-        (4.0, 2.0, 1.6),
+        (4.0, 2.0, 1.8),
+        (None, 5.0, 4.5),    # not configured: the known limit decides (0.9 x limit)
     ],
 )
-def test_sign_ins_are_paced_under_the_embedded_limit(clean_env: Path, configured: float, limit: float | None,
-                                                     expected: float) -> None:
+def test_sign_ins_are_paced_under_the_embedded_limit(clean_env: Path, configured: float | None,
+                                                     limit: float | None, expected: float) -> None:
     """Against a limited embedded server the suite paces like behind the front, never at 50/s."""
-    overrides = {"PERMISO_AUTH_RATE_PER_SECOND": str(configured)}
+    overrides = {} if configured is None else {"PERMISO_AUTH_RATE_PER_SECOND": str(configured)}
     if limit is not None:
         overrides["PERMISO_REFERENCE_AUTH_RATE_LIMIT"] = str(limit)
     settings = Settings.load(overrides)

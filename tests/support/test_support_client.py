@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import socket
 import time
@@ -195,6 +194,24 @@ def test_front_503_html_is_retried_with_backoff(settings: Settings, server: Scri
     assert response.exchange.attempt == 3
 
 
+def test_a_retried_front_503_is_marked_before_anyone_sees_it(settings: Settings, server: ScriptedServer) -> None:
+    """Subscribers (the run-wide watch, the pool's evidence, timings) judge each exchange as it arrives:
+    a front page that will be retried must already say so, or it would count as an answer."""
+    page = "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
+    server.script("GET", "/api/v1/users/me", Reply(503, page, content_type="text/html"), Reply(200, {"id": "u1"}))
+    seen: list[tuple[int, bool]] = []
+
+    def watch(exchange: Exchange) -> None:
+        seen.append((exchange.status, exchange.retried))
+
+    ExchangeLog.subscribe_all(watch)
+    try:
+        assert make_client(settings).me().status == 200
+    finally:
+        ExchangeLog.unsubscribe_all(watch)
+    assert seen == [(503, True), (200, False)]
+
+
 def test_front_503_retries_are_bounded(settings: Settings, server: ScriptedServer) -> None:
     server.script("GET", "/health", Reply(503, "<html>busy</html>", content_type="text/html"))
     response = make_client(settings, front_retry_attempts=3).health()
@@ -227,32 +244,48 @@ class StampingSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def test_sign_ins_are_paced_process_wide(clean_env: Any, server: ScriptedServer) -> None:
+def test_auth_calls_are_paced_process_wide(clean_env: Any, server: ScriptedServer) -> None:
+    """Every /auth/* call shares one bucket: one second's worth at once, then one every 1/rate s."""
     rate = 20.0
-    settings = Settings.load({"PERMISO_BASE_URL": server.url, "PERMISO_AUTH_RATE_PER_SECOND": str(rate)},
-                             env_file=None)
+    settings = Settings.load({"PERMISO_BASE_URL": server.url, "PERMISO_AUTH_RATE_PER_SECOND": str(rate),
+                              "PERMISO_API_RATE_PER_SECOND": "0"}, env_file=None)
     server.script("POST", "/api/v1/auth/token", Reply(200, TOKEN_BODY))
     server.script("POST", "/api/v1/auth/service-token", Reply(200, {**TOKEN_BODY, "refresh_token": None}))
     server.script("POST", "/api/v1/auth/refresh", Reply(200, TOKEN_BODY))
+    server.script("POST", "/api/v1/auth/introspect", Reply(200, {"active": True}))
     server.script("GET", "/health", Reply(200, {}))
     pacer, session = AuthPacer(), StampingSession()
     a = make_client(settings, pacer=pacer, session=session)
     b = make_client(settings, pacer=pacer, session=session)
-    for _ in range(3):
+    for _ in range(15):
         a.sign_in("dana", "Dana-Pa55word!")
         b.service_sign_in("svc-1", "svc-secret-value")
     a.refresh()
+    b.introspect("some-token-value")
     times = [t for _, t in session.sent]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert len(times) == 7
-    # slots are exactly 1/rate apart; a call leaves the client a little after its slot (jitter)
-    assert all(t - times[0] >= i / rate - 0.01 for i, t in enumerate(times))
-    assert min(gaps) >= 0.7 / rate
-    # non-auth calls are not paced (and pacing never counts in elapsed_ms)
+    assert len(times) == 32
+    # at most the burst (20) plus rate x elapsed calls in any window starting at the first call
+    for i, t in enumerate(times):
+        assert i + 1 <= rate + rate * (t - times[0]) + 1, f"call {i + 1} went {t - times[0]:.3f} s in"
+    assert times[-1] - times[0] >= (32 - 20) / rate - 0.02
+    # non-auth calls are not in that bucket (and pacing never counts in elapsed_ms)
     session.sent.clear()
     for _ in range(5):
         a.health()
     assert session.sent[-1][1] - session.sent[0][1] < 4 / rate
+
+
+def test_other_calls_are_paced_by_the_api_bucket(clean_env: Any, server: ScriptedServer) -> None:
+    settings = Settings.load({"PERMISO_BASE_URL": server.url, "PERMISO_API_RATE_PER_SECOND": "10",
+                              "PERMISO_AUTH_RATE_PER_SECOND": "0"}, env_file=None)
+    server.script("GET", "/health", Reply(200, {}))
+    session = StampingSession()
+    client = make_client(settings, session=session)
+    for _ in range(13):
+        client.health()
+    times = [t for _, t in session.sent]
+    assert times[-1] - times[0] >= 0.3 - 0.02  # 10 at once, then 3 more at 0.1 s each
+    assert times[9] - times[0] < 0.15
 
 
 def test_pacer_spacing_with_fake_clock() -> None:
@@ -265,6 +298,17 @@ def test_pacer_spacing_with_fake_clock() -> None:
     pacer = AuthPacer(clock=lambda: now[0], sleep=sleep)
     assert [pacer.wait(4) for _ in range(3)] == [0.0, 0.25, 0.5]
     assert pacer.wait(0) == 0.0
+
+
+def test_bucket_allows_its_burst_then_spaces_and_refills_with_time() -> None:
+    now = [100.0]
+    pacer = AuthPacer(clock=lambda: now[0], sleep=lambda d: None)
+    assert [pacer.wait(4, 3) for _ in range(5)] == [0.0, 0.0, 0.0, 0.25, 0.5]
+    now[0] += 10  # idle: the bucket is full again, never more than its capacity
+    assert [pacer.wait(4, 3) for _ in range(4)] == [0.0, 0.0, 0.0, 0.25]
+    now[0] += 10
+    pacer.drain()  # after a flood: start empty
+    assert pacer.wait(4, 3) == 0.25
 
 
 def test_render_is_redacted_and_readable(settings: Settings, server: ScriptedServer) -> None:

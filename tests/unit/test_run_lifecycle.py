@@ -222,6 +222,9 @@ def test_behavex_main_process_empties_allure_results(tmp_path: Path, monkeypatch
     (results / "old-result.json").write_text("{}")
     (results / "notes.txt").write_text("stays")
     monkeypatch.setattr(parallel, "_behavex_defines", lambda: {"PERMISO_BASE_URL": "https://127.0.0.1:9"})
+    # no deployment here: the once-per-run set-up (tests/support/test_parallel_handoff.py) is not the point
+    monkeypatch.setattr(parallel, "resolve_target", lambda settings: (None, settings))
+    monkeypatch.setattr(parallel, "_set_up_once", lambda settings, target: {})
     context = SimpleNamespace()
     parallel.before_all_workers(context)
     try:
