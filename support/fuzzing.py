@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from support.client import PACED_PATHS, AuthPacer, Exchange, PermisoClient
+from support.client import AUTH_PATH_PREFIX, AuthPacer, Exchange, PermisoClient
 from support.fuzz_findings import BOOK, FindingBook, classify
 from support.security_checks import PAYLOADS
 from support.settings import Settings
@@ -322,7 +322,7 @@ class Fuzzer:
             self.pacer.wait(self.rate)
         answer = client.request(kwargs["method"], kwargs["url"], data=encoded_body(kwargs, headers),
                                 params=kwargs.get("params") or None, headers=headers, api=False,
-                                paced=self.paced_auth and relative in PACED_PATHS)
+                                paced=self.paced_auth and relative.startswith(AUTH_PATH_PREFIX))
         return answer.exchange
 
     def run(self, operation: Any, plan: Plan, examples: int, deadline: float) -> OperationReport:
