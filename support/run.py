@@ -297,6 +297,22 @@ def leave_out_fuzz(config: Any) -> None:
         config.tag_expression = _WithoutTag(expression, FUZZ_TAG)
 
 
+def mark_deselected_skipped(context: Any) -> None:
+    """Mark every scenario the selection leaves out as skipped before the run starts.
+
+    behave marks a left-out scenario skipped only when its feature is reached; an interrupted run leaves
+    those of the features it never reached *untested*, and the summary (which counts them as not
+    selected, hence skipped) would disagree with behave's own line. Marking them up front makes both say
+    skipped, whether the run ends or is cut short.
+    """
+    runner = getattr(context, "_runner", None)
+    for feature in getattr(runner, "features", None) or []:
+        for scenario in feature.walk_scenarios():
+            with contextlib.suppress(Exception):
+                if not scenario.should_run(context.config):
+                    scenario.mark_skipped()
+
+
 def before_all(context: Any) -> None:
     # Under behavex each feature is its own behave run; "nothing selected" is judged run-wide there.
     if selected_scenarios(context) == 0 and not context.config.dry_run and not parallel.in_worker(context):
@@ -314,6 +330,8 @@ def before_all(context: Any) -> None:
         if selected_scenarios(context) == 0 and not context.config.dry_run and not parallel.in_worker(context):
             fail_fast(context, NOTHING_SELECTED + FUZZ_HINT)
             return
+    if not context.config.dry_run:
+        mark_deselected_skipped(context)
     results.start_fresh(context)  # empty allure-results/ (not in behavex workers) before anything is written
     results.install_junit_reporter(context)  # JUnit keeps scenarios skipped for a missing capability
     state = RunState(settings=settings, policy=policy)
