@@ -24,7 +24,9 @@ necessarily Java. Allure 3 (npm package ``allure``) needs only Node. This comman
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -58,6 +60,21 @@ def allure_binary(root: Path | None = None, *, install: bool = True) -> Path:
         return local
     if not install:
         raise ReportError(f"Allure CLI not found at {local}", EXIT_NO_TOOL)
+    # Two builds at once on a fresh checkout (parallel test workers, two CI jobs) must not run `npm ci` in
+    # the same folder together: one would generate with a half-installed CLI (seen: an ESM loader error).
+    # The lock is the project folder itself (flock on its descriptor): nothing to create or leave behind.
+    folder = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        if local.exists():  # another process installed it while this one waited
+            return local
+        return _install_allure(root, local)
+    finally:
+        os.close(folder)  # releases the lock
+
+
+def _install_allure(root: Path, local: Path) -> Path:
+    """Install the pinned Allure 3 CLI under ``root`` (called with the install lock held)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         raise ReportError(
             "permiso-acceptance report needs Node.js 18+ and npm (the Allure 3 CLI is an npm package); "

@@ -281,3 +281,33 @@ def test_allure_run_rerun_shows_the_retry(tmp_path: Path) -> None:
     assert len(latest) == 1, [r["name"] for r in results_json]
     assert latest[0]["status"] == "passed" and latest[0]["retriesCount"] == 1
     assert [r["status"] for r in results_json if r["isRetry"]] == ["failed"]
+
+
+def test_two_builds_on_a_fresh_checkout_install_the_allure_cli_once(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parallel test workers on a fresh clone once ran `npm ci` in the same folder together, and one
+    generated with a half-installed CLI; the install now holds a lock on the project folder."""
+    import threading
+
+    root, bin_dir = tmp_path / "project", tmp_path / "bin"
+    root.mkdir()
+    bin_dir.mkdir()
+    (root / "package.json").write_text("{}")
+    (root / "package-lock.json").write_text("{}")
+    calls = tmp_path / "npm-calls"
+    (bin_dir / "node").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "npm").write_text(
+        f"#!/bin/sh\necho x >> {calls}\nsleep 0.5\nmkdir -p node_modules/.bin\n"
+        "printf '#!/bin/sh\\n' > node_modules/.bin/allure\nchmod +x node_modules/.bin/allure\n")
+    for tool in ("node", "npm"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    found: list[Path] = []
+    threads = [threading.Thread(target=lambda: found.append(report_cli.allure_binary(root))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert found == [root / "node_modules" / ".bin" / "allure"] * 3
+    assert calls.read_text().count("x") == 1
+    assert sorted(p.name for p in root.iterdir()) == ["node_modules", "package-lock.json", "package.json"]
