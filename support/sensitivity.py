@@ -927,6 +927,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line, file=sys.stderr, flush=True)
 
     keep_dir = Path(tempfile.mkdtemp(prefix="permiso-sensitivity-")) if args.keep else None
+    if keep_dir:  # said at once: a run that stops early (a red baseline) keeps them too
+        print(f"behave outputs kept in {keep_dir}", flush=True)
     with tempfile.TemporaryDirectory(prefix="permiso-sensitivity-") as tmp:
         workroot = keep_dir or Path(tmp)
         features = snapshot_features(FEATURES_DIR, workroot)
@@ -952,8 +954,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"baseline: {report.baseline['passed']} scenarios green against the clean server "
           f"({report.baseline['seconds']:.1f} s); tags: {' AND '.join(tags) if tags else 'none'}")
     print(f"wall time: {report.seconds:.1f} s with {args.jobs} parallel jobs; report: {json_path}")
-    if keep_dir:
-        print(f"behave outputs kept in {keep_dir}")
     escaped = [r.fault for r in report.faults if r.verdict == "escaped"]
     errors = [r.fault for r in report.faults if r.verdict == "error"]
     if escaped:

@@ -26,6 +26,16 @@ def test_a_caught_and_a_weakened_selection_escape_are_reported(tmp_path: Path) -
         tmp_path,
     )
     out = run.stdout
+    kept = Path(out.split("behave outputs kept in ")[1].splitlines()[0]) if "behave outputs kept in " in out else None
+    try:
+        _check_caught_and_escaped(run, out, report, kept, tmp_path)
+    finally:  # --keep keeps them on purpose; nothing stays in /tmp, even when a check fails
+        if kept is not None:
+            shutil.rmtree(kept, ignore_errors=True)
+
+
+def _check_caught_and_escaped(run: subprocess.CompletedProcess[str], out: str, report: Path, kept: Path | None,
+                              tmp_path: Path) -> None:
     assert run.returncode == 1, out + run.stderr
     assert out.splitlines()[-1] == "caught 1/2 faults"
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()}
@@ -43,12 +53,9 @@ def test_a_caught_and_a_weakened_selection_escape_are_reported(tmp_path: Path) -
     assert data["summary"] == "caught 1/2 faults" and data["escaped"] == ["lockout_never"]
     assert report.with_suffix(".md").exists()
     # behave's own outputs went to the run folders, not to the checkout.
-    kept = Path(out.split("behave outputs kept in ")[1].splitlines()[0])
-    try:
-        shards = sorted((kept / "baseline").iterdir())
-        assert any((d / "junit").is_dir() and (d / "allure-results").is_dir() for d in shards)
-    finally:
-        shutil.rmtree(kept, ignore_errors=True)  # --keep keeps them on purpose; nothing stays in /tmp
+    assert kept is not None
+    shards = sorted((kept / "baseline").iterdir())
+    assert any((d / "junit").is_dir() and (d / "allure-results").is_dir() for d in shards)
     assert not (tmp_path / "allure-results").exists()
 
 
