@@ -10,7 +10,7 @@
 //           screenshot?: path, width?: 1400, height?: 1000, timeoutMs?: 30000}
 // Prints {"text": <document.body.innerText>} as JSON on stdout; exit 1 with a message on timeout.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -21,10 +21,7 @@ const profile = mkdtempSync(join(tmpdir(), "cdp-chromium-"));
 const browser = spawn(
   spec.chromium,
   [...spec.flags, `--user-data-dir=${profile}`, "--remote-debugging-port=0", "about:blank"],
-  // Its own process group (killed whole at the end) and its temporary files inside the profile, which is
-  // removed: Chromium's helpers outlive a SIGKILL of the main process and its org.chromium.* files would
-  // stay in /tmp otherwise.
-  { stdio: ["ignore", "ignore", "pipe"], detached: true, env: { ...process.env, TMPDIR: profile } },
+  { stdio: ["ignore", "ignore", "pipe"] },
 );
 
 function fail(message) {
@@ -33,14 +30,8 @@ function fail(message) {
   process.exit(1);
 }
 function cleanup() {
-  try { process.kill(-browser.pid, "SIGKILL"); } catch { /* already gone */ }
   try { browser.kill("SIGKILL"); } catch { /* already gone */ }
-  // The helpers may still write for a moment after the kill: retry the removal for up to 3 s.
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let i = 0; i < 30 && existsSync(profile); i++) {
-    try { rmSync(profile, { recursive: true, force: true }); } catch { /* retry */ }
-    if (existsSync(profile)) Atomics.wait(pause, 0, 0, 100);
-  }
+  try { rmSync(profile, { recursive: true, force: true }); } catch { /* best effort */ }
 }
 const guard = setTimeout(() => fail(`timed out after ${timeoutMs} ms`), timeoutMs);
 

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -202,13 +202,44 @@ def render_page(
         "height": size[1],
         "timeoutMs": int(timeout_s * 1000),
     }
-    proc = subprocess.run(
-        ["node", "--experimental-websocket", "--no-warnings", str(CDP_SCRIPT), json.dumps(spec)],
-        capture_output=True, text=True, timeout=timeout_s + 30, check=False,
-    )  # fmt: skip
+    # Everything Chromium and the script leave in TMPDIR (their profile, org.chromium.* files of helpers
+    # that outlive the browser) goes into a folder of ours, removed afterwards: nothing stays in /tmp.
+    scratch = Path(tempfile.mkdtemp(prefix="permiso-cdp-"))
+    try:
+        proc = subprocess.run(
+            ["node", "--experimental-websocket", "--no-warnings", str(CDP_SCRIPT), json.dumps(spec)],
+            capture_output=True, text=True, timeout=timeout_s + 30, check=False,
+            env={**os.environ, "TMPDIR": str(scratch)},
+        )  # fmt: skip
+    finally:
+        _remove_when_quiet(scratch)
     if proc.returncode != 0:
         raise AssertionError(f"browser check failed: {proc.stderr.strip()[-800:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])["text"]
+
+
+def _remove_when_quiet(folder: Path, seconds: float = 10.0) -> None:
+    """Kill what still runs with ``folder`` on its command line (Chromium's helpers outlive the browser
+    the script killed and write its cache index late), wait until they are gone, then remove ``folder``."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = []
+        for proc_dir in Path("/proc").glob("[0-9]*"):
+            try:
+                if str(folder).encode() in (proc_dir / "cmdline").read_bytes():
+                    alive.append(int(proc_dir.name))
+            except OSError:
+                continue
+        for pid in alive:
+            with suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if not alive:
+            break
+        time.sleep(0.05)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_result_id(report_dir: Path, scenario_name: str) -> str:
