@@ -154,18 +154,11 @@ def run_suite(label: str, behave_args: list[str], workdir: Path, target: str = "
     folder.mkdir(parents=True, exist_ok=True)
     totals = folder / "totals.json"
     argv = [sys.executable, str(HERE / "timed_behave.py"), str(totals), "--no-color", *behave_args]
-    print(f"   {label} (load {_load()}) ...", flush=True)
-    load = _load()
-    started = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=SUITE_TIMEOUT_S, check=False, cwd=ROOT,
-                          env=_env(target))
-    wall = time.perf_counter() - started
+    proc, wall, outcome, load = _timed_run(label, argv, target, "behave")
     data = json.loads(totals.read_text()) if totals.exists() else {"http_ms": 0.0, "calls": 0}
-    summary = re.search(r"^(\d+ scenarios? passed, \d+ failed.*)$", proc.stdout + proc.stderr, re.M)
     by_call = data.get("by_call") or {}
     return SuiteTiming(label, wall, float(data["http_ms"]) / 1000.0, int(data["calls"]), proc.returncode,
-                       f"exit {proc.returncode}: " + (summary.group(1) if summary else "no behave summary"),
-                       load=f"{load} -> {_load()}",
+                       outcome, load=load,
                        sign_ins=int(by_call.get("POST /api/v1/auth/token", [0])[0]),
                        users_created=int(by_call.get("POST /api/v1/users/", [0])[0]),
                        retried=int(data.get("retried") or 0))
@@ -176,16 +169,23 @@ def run_behavex(label: str, workdir: Path, processes: int = 2, target: str = "cl
     out = workdir / "behavex"
     argv = [sys.executable, "-m", "behavex", "--parallel-processes", str(processes), "--parallel-scheme",
             "feature", "--order-tests", "-o", str(out)]
-    print(f"   {label} (load {_load()}) ...", flush=True)
+    proc, wall, outcome, load = _timed_run(label, argv, target, "behavex")
+    return SuiteTiming(label, wall, 0.0, 0, proc.returncode, outcome, load=load)
+
+
+def _timed_run(label: str, argv: list[str], target: str, tool: str
+               ) -> tuple[subprocess.CompletedProcess[str], float, str, str]:
+    """Run one suite command in the project folder, timed from outside: the process, its wall time, its
+    outcome (exit code and the scenario line) and the load average before -> after."""
     load = _load()
+    print(f"   {label} (load {load}) ...", flush=True)
     started = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=SUITE_TIMEOUT_S, check=False, cwd=ROOT,
                           env=_env(target))
     wall = time.perf_counter() - started
     summary = re.search(r"^(\d+ scenarios? passed, \d+ failed.*)$", proc.stdout + proc.stderr, re.M)
-    return SuiteTiming(label, wall, 0.0, 0, proc.returncode,
-                       f"exit {proc.returncode}: " + (summary.group(1) if summary else "no behavex summary"),
-                       load=f"{load} -> {_load()}")
+    outcome = f"exit {proc.returncode}: " + (summary.group(1) if summary else f"no {tool} summary")
+    return proc, wall, outcome, f"{load} -> {_load()}"
 
 
 # ---------------------------------------------------------------------------------------- output
