@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from support import parallel, run
 
+# behavex executes this file once per feature: what needs doing once per process is done once.
+parallel.lighten_feature_runs()
+
 
 def before_all(context):
     run.before_all(context)

@@ -46,6 +46,7 @@ import atexit
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -116,6 +117,90 @@ def _parallel_processes() -> int:
         return max(1, int(get_param("parallel_processes") or 1))
     except Exception:
         return 1
+
+
+# ------------------------------------------------------------------- per-feature cost in workers
+def lighten_feature_runs() -> None:
+    """Take out what behavex repeats for every feature without need (environment.py calls it each time
+    behavex executes it; both parts are idempotent and change no outcome and no report's content)."""
+    load_step_definitions_once()
+    clean_junit_text_in_one_pass()
+
+
+#: the characters behavex's JUnit writer replaces by a space (its ``invalid_xml_remove`` ranges)
+_XML_ILLEGAL = re.compile("[" + "".join(
+    f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in (
+        (0x00, 0x08), (0x0B, 0x0C), (0x0E, 0x1F), (0x7F, 0x84), (0x86, 0x9F), (0xFDD0, 0xFDDF),
+        (0xFFFE, 0xFFFF), *((plane + 0xFFFE, plane + 0xFFFF) for plane in range(0x10000, 0x110000, 0x10000)))
+) + "]")
+
+
+def clean_xml_text(text: Any) -> str:
+    """What behavex's ``clean_invalid_xml_chars`` returns, computed in one pass instead of per character.
+
+    behavex cleans every scenario and feature name and every error message it writes to its JUnit file
+    character by character (a list of ranges built and a regular expression looked up per character):
+    5 % of a worker's wall time in a whole-suite run here. Its per-character rules come down to: the
+    XML-illegal ranges become a space, curly double quotes become straight ones (its other replacements
+    are of characters inside those ranges, and its ANSI pattern needs two characters, so it never matches
+    one). tests/support/test_parallel_handoff.py compares the two over every character of the BMP."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    return _XML_ILLEGAL.sub(" ", text).replace("\u201c", '"').replace("\u201d", '"')
+
+
+def clean_junit_text_in_one_pass() -> None:
+    """Give behavex's JUnit template :func:`clean_xml_text` as its ``CIXC`` filter (no-op without behavex)."""
+    jinja_mgr = sys.modules.get("behavex.outputs.jinja_mgr")
+    if jinja_mgr is None or getattr(jinja_mgr, "_permiso_one_pass", False):
+        return
+    original = jinja_mgr.clean_invalid_xml_chars
+
+    def cleaned(text: Any) -> Any:
+        return clean_xml_text(text) if isinstance(text, str | bytes) else original(text)
+
+    jinja_mgr.clean_invalid_xml_chars = cleaned  # read when the template handler is first built
+    handler_type = jinja_mgr.TemplateHandler
+    for instance in list(getattr(type(handler_type), "_instances", {}).values()):  # built already
+        with contextlib.suppress(Exception):
+            if isinstance(instance, handler_type):
+                instance.add_filter(cleaned, "CIXC")
+    jinja_mgr._permiso_one_pass = True
+
+
+def load_step_definitions_once() -> None:
+    """Make behave load the step modules once per process instead of once per feature.
+
+    Why: behavex runs every feature as a new behave ``Runner`` inside the same worker process, and each
+    one compiles and executes every step module again - 325 definitions, each checked against all the
+    ones before it - only for behave's registry to drop every one of them as already registered (the
+    registry is process-wide and behavex never resets it, so the first load's functions are the ones
+    that run anyway). Measured with py-spy on this 2-core machine: 21 % of a worker's CPU time. Skipping
+    the repeat gives the same registry. Plain behave loads once per process already, so there it changes
+    nothing; a registry that was replaced or emptied in between (behave's ``reset_runtime``) is loaded
+    again. Idempotent: environment.py calls it every time behavex executes it.
+    """
+    from behave import runner as behave_runner
+    from behave.runner import Runner
+
+    if getattr(Runner.load_step_definitions, "_permiso_once", False):
+        return
+    original = Runner.load_step_definitions
+    loaded: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    def load_step_definitions(self: Any, extra_step_paths: Any = None) -> Any:
+        steps_dir = os.path.abspath(os.path.join(self.base_dir or ".", self.config.steps_dir))
+        key = (steps_dir, tuple(str(p) for p in extra_step_paths or ()))
+        # the registry this run will match against (behave's decorators write into the same one)
+        registry = getattr(self, "step_registry", None) or behave_runner.the_step_registry
+        if loaded.get(key) is registry and any(registry.steps.values()):
+            return None
+        result = original(self, extra_step_paths)
+        loaded[key] = registry
+        return result
+
+    load_step_definitions._permiso_once = True  # type: ignore[attr-defined]
+    Runner.load_step_definitions = load_step_definitions  # type: ignore[method-assign]
 
 
 # ------------------------------------------------------------------------- main-process hooks

@@ -28,7 +28,7 @@ from pathlib import Path
 import requests
 import urllib3
 
-from support.client import connection_reason
+from support.client import close_process_connections, connection_reason
 from support.redaction import register_secret
 from support.settings import Settings, child_environment
 
@@ -67,6 +67,7 @@ class Target:
         """Stop the embedded server (no-op for a real deployment); safe to call twice."""
         proc, self.process = self.process, None
         if proc is not None and proc.poll() is None:
+            close_process_connections()  # else the server waits out its graceful timeout on them
             proc.terminate()
             try:
                 proc.wait(timeout=5)
