@@ -1,7 +1,7 @@
 // Allure 3 configuration of the Permiso acceptance suite (npm package `allure`, Node only, no Java).
 //
 // Why a config file: the default "awesome" report of Allure 3 ignores categories.json; categories,
-// history (trends) and the report's grouping live here. `permiso-acceptance report` (support/report_cli.py)
+// history (trends) and the report's grouping live here. `permiso-acceptance report` (permiso_acceptance/report.py)
 // imports this object and overrides only `output`, `historyPath` and `plugins` for the run it builds;
 // `npx allure generate allure-results` uses it as it stands.
 //

@@ -3,11 +3,11 @@
 Why these journeys: they are what the deployment actually serves. Most traffic is people signing in,
 looking at their profile, refreshing and signing out; machines (service clients) fetch a token and call
 a protected endpoint with it; a few administrators read the user list and statistics; a load balancer
-probes `/health`. Each request is named ``"<journey>: <step>"`` (see support/perf.py JOURNEY_STEPS) so
+probes `/health`. Each request is named ``"<journey>: <step>"`` (see support/domains/perf.py JOURNEY_STEPS) so
 Locust groups them per step and the summary can compute p50/p95/p99 per journey and judge each step
 against its budget class.
 
-Run it through ``permiso-acceptance load`` (support/load.py), not by hand: that command creates the pool
+Run it through ``permiso-acceptance load`` (support/domains/load.py), not by hand: that command creates the pool
 of throwaway accounts through the admin API, hands target and pool to this file through a private temp
 JSON file (``--permiso-config``; passwords never appear on a command line or in output), and deletes the
 accounts afterwards. In distributed mode the master reads the file and sends it to each worker over
@@ -15,7 +15,7 @@ Locust's own message channel when the worker asks (``permiso_config_request`` / 
 workers on other machines need nothing but ``--master-host``.
 
 This file runs in Locust's gevent-patched process; it imports nothing of the suite except
-``support.perf`` (standard library only), so the suite's ``requests`` stack never meets gevent.
+``support.domains.perf`` (standard library only), so the suite's ``requests`` stack never meets gevent.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from locust import FastHttpUser, between, events, task
 from locust.contrib.fasthttp import FastHttpSession
 from locust.runners import MasterRunner, WorkerRunner
 
-from support.perf import STEPS_BY_NAME
+from support.domains.perf import STEPS_BY_NAME
 
 #: How long a simulated user waits for the run's configuration before giving up (worker mode only:
 #: the configuration arrives from the master over the message channel, normally within milliseconds).
@@ -185,7 +185,7 @@ class PermisoUser(FastHttpUser):
 
         Returns the JSON object of a successful answer, or None after a failure.
         """
-        assert name in STEPS_BY_NAME, f"request name {name!r} missing from support.perf.JOURNEY_STEPS"
+        assert name in STEPS_BY_NAME, f"request name {name!r} missing from support.domains.perf.JOURNEY_STEPS"
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"

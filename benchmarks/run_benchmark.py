@@ -120,7 +120,7 @@ def run_wrk(url: str, seconds: int, connections: int) -> Throughput:
 
 
 def run_locust(base_url: str, seconds: int, users: int, processes: int, workdir: Path) -> Throughput:
-    from support.perf import histogram_percentile
+    from support.domains.perf import histogram_percentile
 
     prefix = workdir / f"locust-{processes}"
     argv = [sys.executable, "-m", "locust", "-f", str(HERE / "locust_health.py"), "--headless",
@@ -255,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is not installed: apt-get install -y wrk (or --skip-health)", file=sys.stderr)
         return 2
 
-    from support.settings import Settings
-    from support.target import start_embedded
+    from support.lifecycle.target import start_embedded
+    from support.wire.settings import Settings
 
     health: list[Throughput] = []
     with tempfile.TemporaryDirectory(prefix="permiso-bench-") as tmp:

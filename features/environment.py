@@ -1,8 +1,8 @@
-"""behave hooks. Each hook only delegates to `support.run` (which is unit-tested on its own)."""
+"""behave hooks. Each hook only delegates to `support.lifecycle.run` (which is unit-tested on its own)."""
 
 from __future__ import annotations
 
-from support import parallel, run
+from support.lifecycle import parallel, run
 
 # behavex executes this file once per feature: what needs doing once per process is done once.
 parallel.lighten_feature_runs()

@@ -1,7 +1,7 @@
 """Settings of the embedded reference Permiso.
 
 One plain dataclass (not pydantic-settings) because the reference server must not read the
-environment by itself: the CLI and ``support/target.py`` build it explicitly. Field names and
+environment by itself: the CLI and ``support/lifecycle/target.py`` build it explicitly. Field names and
 defaults are an interface fixed in ``docs/decisions.md``.
 """
 

@@ -9,7 +9,7 @@ Feature: Hostile input is refused and changes nothing
   the people the input was aimed at can still sign in.
 
   Add a row to any Examples table to try another hostile value: the names are looked up in the
-  suite's catalogue (support/security_checks.py PAYLOADS), anything else is used literally.
+  suite's catalogue (support/domains/security_checks.py PAYLOADS), anything else is used literally.
 
   Sources: OWASP API8:2023 and API4:2023 (unrestricted resource consumption), ASVS 5.0 V1/V2.
 

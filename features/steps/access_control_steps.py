@@ -6,7 +6,7 @@ Contract parts: A.2 (guards: 401 with a Bearer challenge without a valid sign-in
 signed-in caller without the right; service tokens refused by the user guard), A.6 (self-or-admin
 user routes; `is_active`, `is_verified`, `role_ids` only for an administrator), A.7-A.10 (the
 administrative routes), A.9 (another user's session: 403 `access_denied`). Part C: D1, D15, D18.
-The endpoint catalogue and the matchers live in `support.admin_flows`.
+The endpoint catalogue and the matchers live in `support.domains.admin_flows`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from behave import given, register_type, then, when
 from hamcrest import assert_that, equal_to, has_item, is_not
 from parse import with_pattern
 
-from support import admin_flows, flows
-from support.actors import actor
-from support.identities import Identity, require
-from support.matchers import has_status, is_bearer_refusal, is_user_json
+from support.checks.matchers import has_status, is_bearer_refusal, is_user_json
+from support.domains import admin_flows
+from support.people import flows
+from support.people.actors import actor
+from support.people.identities import Identity, require
 
 
 @with_pattern(r"read|change|end|renew|delete")

@@ -3,7 +3,7 @@
 Contract parts: A.2 (guards refuse tokens of disabled, locked or deleted accounts), A.3 (sign-in
 refusals, refresh refusals, introspection), A.5 (lockout and disabled accounts), A.6 (delete, password
 change), A.7 (role changes affect the next token). The catalogue and the expected outcomes live in
-`support.account_states`; each row of `features/authentication/account_states.feature` is one cell.
+`support.domains.account_states`; each row of `features/authentication/account_states.feature` is one cell.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import assert_that
 
-from support import account_states, flows
-from support.run import ensure_admin
+from support.domains import account_states
+from support.people import flows
+from support.wire.admin_session import ensure_admin
 
 register_type(
     Who=flows.parse_who,
@@ -27,7 +28,7 @@ register_type(
 @given("{who:Who} had signed in before her account was {state:AccountState}")
 def given_signed_in_before_state(context: Any, who: str, state: str) -> None:
     roles = (account_states.ROLE,) if account_states.needs_role(state) else ()
-    from support.actors import actor
+    from support.people.actors import actor
 
     someone = actor(context, who, roles=roles)
     flows.sign_in_and_remember(context, someone.name)

@@ -17,9 +17,10 @@ from typing import Any
 from behave import then, when
 from hamcrest import assert_that, greater_than_or_equal_to, has_entries, has_item, is_in
 
-from support import admin_flows, flows
-from support.client import ApiResponse, PermisoClient
-from support.identities import Identity
+from support.domains import admin_flows
+from support.people import flows
+from support.people.identities import Identity
+from support.wire.client import ApiResponse, PermisoClient
 
 PAGES: dict[str, Callable[[PermisoClient], ApiResponse]] = {
     "dashboard statistics": lambda admin: admin.dashboard_stats(),

@@ -17,11 +17,7 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import all_of, assert_that, equal_to
 
-from support import admin_flows, flows
-from support.actors import actor, anonymous
-from support.client import ApiResponse
-from support.identities import Identity, generate_password, require
-from support.matchers import (
+from support.checks.matchers import (
     has_status,
     is_http_error,
     is_oauth_error,
@@ -29,7 +25,12 @@ from support.matchers import (
     is_user_json,
     is_validation_error,
 )
-from support.run import ensure_admin
+from support.domains import admin_flows
+from support.people import flows
+from support.people.actors import actor, anonymous
+from support.people.identities import Identity, generate_password, require
+from support.wire.admin_session import ensure_admin
+from support.wire.client import ApiResponse
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 

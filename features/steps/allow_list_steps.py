@@ -2,7 +2,7 @@
 
 Contract parts: A.8 (a service client's `allowed_ips`), A.3 (`/auth/service-token`: 401 invalid_client,
 identical for every refused credential), Part C D24 (allow-lists are never enforced). The catalogue of
-places and outcomes lives in `support.allow_lists`; the token request itself is the service-client
+places and outcomes lives in `support.domains.allow_lists`; the token request itself is the service-client
 step "the service client asks for a token". Throwaway clients only: creating one is an administrator's
 act, and a target that refuses it fails the scenario as a refused precondition.
 """
@@ -14,9 +14,10 @@ from typing import Any
 from behave import given, register_type, then
 from hamcrest import assert_that
 
-from support import allow_lists, flows
-from support.actors import service_actor
-from support.identities import ServiceIdentity
+from support.domains import allow_lists
+from support.people import flows
+from support.people.actors import service_actor
+from support.people.identities import ServiceIdentity
 
 register_type(
     AllowPlace=flows.choice_of(*allow_lists.PLACES),

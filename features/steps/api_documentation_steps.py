@@ -1,7 +1,7 @@
 """The API description on a production deployment: a visitor finds nothing at its usual addresses.
 
 Contract parts: A.1 (`/openapi.json` exists; `/health` names the environment), Part C D17 (the
-description is public in production). The rule and its matcher live in `support.api_documentation`;
+description is public in production). The rule and its matcher live in `support.domains.api_documentation`;
 scenarios carry `@needs.production` and are skipped elsewhere with the deployment's own word for why.
 """
 
@@ -12,7 +12,8 @@ from typing import Any
 from behave import then, when
 from hamcrest import assert_that
 
-from support import api_documentation, flows
+from support.domains import api_documentation
+from support.people import flows
 
 
 @when('a visitor opens the interface description at "{address}"')

@@ -23,9 +23,7 @@ from hamcrest import (
     instance_of,
 )
 
-from support import flows
-from support.identities import Identity, ProtectedAccountError, require
-from support.matchers import (
+from support.checks.matchers import (
     has_status,
     is_bearer_refusal,
     is_jwt_with_claims,
@@ -33,6 +31,8 @@ from support.matchers import (
     is_token_response,
     is_user_json,
 )
+from support.people import flows
+from support.people.identities import Identity, ProtectedAccountError, require
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 register_type(Device=flows.parse_device)

@@ -1,6 +1,6 @@
 """Permissions come from the token: a body claiming scopes grants nothing (contract A.2; D1, Part D.1).
 
-The functions and the forged body live in `support.claims`; only reads are used. The refusals are
+The functions and the forged body live in `support.domains.claims`; only reads are used. The refusals are
 judged by the access-control phrases ("the visitor is refused as not signed in", "Dana is refused as not
 allowed"), which read the attempts noted in the admin book.
 """
@@ -12,9 +12,10 @@ from typing import Any
 from behave import register_type, then, when
 from hamcrest import assert_that
 
-from support import admin_flows, claims, flows
-from support.matchers import has_status
-from support.run import ensure_admin
+from support.checks.matchers import has_status
+from support.domains import admin_flows, claims
+from support.people import flows
+from support.wire.admin_session import ensure_admin
 
 register_type(Who=flows.parse_who, GuardedRead=flows.choice_of(*claims.GUARDED_READS))
 

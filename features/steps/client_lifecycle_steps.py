@@ -16,12 +16,13 @@ from typing import Any
 from behave import given, then, when
 from hamcrest import all_of, assert_that, has_entries
 
-from support import admin_flows, flows
-from support.actors import Actor
-from support.client import PermisoClient
-from support.identities import ServiceIdentity, ensure_not_protected, unique_client_id
-from support.matchers import has_status, is_named_error, is_oauth_error, is_token_response
-from support.redaction import register_secret
+from support.checks.matchers import has_status, is_named_error, is_oauth_error, is_token_response
+from support.domains import admin_flows
+from support.people import flows
+from support.people.actors import Actor
+from support.people.identities import ServiceIdentity, ensure_not_protected, unique_client_id
+from support.wire.client import PermisoClient
+from support.wire.redaction import register_secret
 
 
 def _service(context: Any) -> Actor:

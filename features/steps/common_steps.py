@@ -2,10 +2,10 @@
 
 Contract parts: A.2 (the bearer guard: a refused token is 401 with a Bearer challenge), A.3 (sign-in,
 sign-out, the OAuth-style refusals of the token endpoints), A.5 (accounts). People are
-`support.actors` actors: "Dana" and "Erin" are throwaway regular users created on first mention,
+`support.people.actors` actors: "Dana" and "Erin" are throwaway regular users created on first mention,
 "the configured user" is the account from settings (never locked, disabled or changed), and
 "she"/"he"/"they" is whoever acted last. Mallory, the attacker, has no account. What a scenario
-remembers between steps lives in one `support.flows.Notebook`.
+remembers between steps lives in one `support.people.flows.Notebook`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import assert_that
 
-from support import flows
-from support.identities import require
-from support.matchers import has_status, is_bearer_refusal, is_oauth_error
+from support.checks.matchers import has_status, is_bearer_refusal, is_oauth_error
+from support.people import flows
+from support.people.identities import require
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 

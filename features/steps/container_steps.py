@@ -2,7 +2,7 @@
 
 Covers the deployment guide's infrastructure checks (issue 10). The engine is reached at
 `settings.docker_host` (DOCKER_HOST) and the containers are `settings.permiso_containers`
-(PERMISO_CONTAINERS); all engine talk lives in support/containers.py, and a failure lists one line per
+(PERMISO_CONTAINERS); all engine talk lives in support/domains/containers.py, and a failure lists one line per
 problem, naming the container.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from behave import given, then, when
 from hamcrest import assert_that, is_not
 
-from support.containers import all_healthy, all_running, check_containers, docker_engine
+from support.domains.containers import all_healthy, all_running, check_containers, docker_engine
 
 
 @given("the deployment's production containers")

@@ -3,7 +3,7 @@
 Contract parts: A.5 (lockout counts the wrong passwords of an account that could sign in; a disabled
 account's right password gets 403 account_disabled, a wrong one 401 invalid_grant), A.6 (the
 administrator enables and disables accounts), Part C D3 (the failures of a disabled account still count).
-The preparation and its refusals live in `support.disabled_accounts`; only throwaway accounts are used.
+The preparation and its refusals live in `support.domains.disabled_accounts`; only throwaway accounts are used.
 The sign-in itself is the shared step "<who> signs in with her password" (common_steps).
 """
 
@@ -14,10 +14,11 @@ from typing import Any
 from behave import given, register_type, then
 from hamcrest import assert_that
 
-from support import disabled_accounts, flows
-from support.identities import Identity
-from support.matchers import is_token_response
-from support.run import ensure_admin
+from support.checks.matchers import is_token_response
+from support.domains import disabled_accounts
+from support.people import flows
+from support.people.identities import Identity
+from support.wire.admin_session import ensure_admin
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 

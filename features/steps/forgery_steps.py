@@ -3,7 +3,7 @@
 Contract parts: A.2 (bearer and user guards: 401 with a Bearer challenge), A.3 (token endpoints, OAuth
 error shape, `Cache-Control: no-store`, `/revoke` and `/introspect`), A.4 (HS256 only; exp, nbf, iat,
 iss and type checked; aud not promised -> `@rfc_strict`), A.11 (validation errors echo nothing).
-Forgeries come from `support.jwt_forge`: each changes one thing of a genuine token, so a refusal can
+Forgeries come from `support.wire.jwt_forge`: each changes one thing of a genuine token, so a refusal can
 only be due to that change; `@needs.signing_key` forgeries are signed with the target's own key.
 Part C: D5, D6, D8, D9.
 """
@@ -15,15 +15,17 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import assert_that
 
-from support import flows, jwt_forge, security_checks
-from support.identities import require
-from support.matchers import (
+from support.checks.matchers import (
     has_status,
     is_bearer_refusal,
     is_oauth_error,
     is_validation_error,
 )
-from support.run import ensure_admin
+from support.domains import security_checks
+from support.people import flows
+from support.people.identities import require
+from support.wire import jwt_forge
+from support.wire.admin_session import ensure_admin
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 

@@ -1,9 +1,9 @@
 """Generated-input robustness: Schemathesis fuzzes every documented operation of an area.
 
 Contract parts: A.11 (errors: no 5xx for bad input, no internals, no echo), A.1 (``/openapi.json``), and
-the schema the service publishes (a success body must match it). Everything is in ``support/fuzzing.py``
-(the engine), ``support/fuzz_findings.py`` (what is judged, findings once per operation and check) and
-``support/fuzz_area.py`` (session, callers, one area); docs/fuzzing.md explains the choices.
+the schema the service publishes (a success body must match it). Everything is in ``support/domains/fuzzing.py``
+(the engine), ``support/domains/fuzz_findings.py`` (what is judged, findings once per operation and check) and
+``support/domains/fuzz_area.py`` (session, callers, one area); docs/fuzzing.md explains the choices.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from typing import Any
 
 from behave import given, then, when
 
-from support import flows, fuzz_area, reporting
-from support.run import ensure_admin
+from support.domains import fuzz_area
+from support.lifecycle import reporting
+from support.people import flows
+from support.wire.admin_session import ensure_admin
 
 
 @given("the fuzzer has read the service's description of its operations")

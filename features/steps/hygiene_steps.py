@@ -8,7 +8,7 @@ error bodies), A.3 (token answers carry Cache-Control: no-store), Part B (plain 
 the same path over HTTPS). Part C: D9, D10, D16, D28, D32, F1.
 
 One rule per scenario: each Then below checks ONE of these rules with its single-rule matcher. The same
-rules are watched on every answer of the run (`support.security_checks.WATCH`), which only reports.
+rules are watched on every answer of the run (`support.domains.security_checks.WATCH`), which only reports.
 Importing this module subscribes that watch to every client's answers.
 """
 
@@ -22,11 +22,7 @@ from urllib.parse import urlsplit
 from behave import register_type, then, when
 from hamcrest import assert_that
 
-from support import admin_flows, flows, jwt_forge, security_checks
-from support.actors import service_actor
-from support.client import PermisoClient
-from support.identities import require
-from support.matchers import (
+from support.checks.matchers import (
     does_not_echo,
     has_a11_error_shape,
     has_bearer_challenge,
@@ -35,7 +31,13 @@ from support.matchers import (
     has_security_headers,
     has_status,
 )
-from support.run import ensure_admin
+from support.domains import admin_flows, security_checks
+from support.people import flows
+from support.people.actors import service_actor
+from support.people.identities import require
+from support.wire import jwt_forge
+from support.wire.admin_session import ensure_admin
+from support.wire.client import PermisoClient
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 security_checks.WATCH.subscribe()

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 from behave import given, register_type, then, when
 from hamcrest import assert_that, greater_than_or_equal_to, has_entries, instance_of, matches_regexp, starts_with
 
-from support import flows
-from support.actors import Actor, actor, anonymous
-from support.client import PermisoClient
-from support.identities import require
-from support.matchers import has_json_fields, has_status, is_bearer_refusal
-from support.run import ensure_admin
+from support.checks.matchers import has_json_fields, has_status, is_bearer_refusal
+from support.people import flows
+from support.people.actors import Actor, actor, anonymous
+from support.people.identities import require
+from support.wire.admin_session import ensure_admin
+from support.wire.client import PermisoClient
 
 register_type(Who=flows.parse_who)
 

@@ -2,7 +2,7 @@
 
 Contract parts: A.3 (sign-in), A.5 (username and email rules), A.6 (user creation, search, lookup by
 id), A.11 (validation errors, never a 5xx). Hostile values are named in the features and looked up in
-`support.security_checks.PAYLOADS` (unknown names are used literally); "the number of users is
+`support.domains.security_checks.PAYLOADS` (unknown names are used literally); "the number of users is
 unchanged" compares the administrator's user statistics with the ones read in the Background.
 A made-up password-reset or email-verification token is refused 400 `invalid_token` (A.6, D11).
 """
@@ -17,9 +17,10 @@ from urllib.parse import quote
 from behave import register_type, then, when
 from hamcrest import assert_that, equal_to
 
-from support import flows, security_checks
-from support.matchers import has_status
-from support.run import ensure_admin
+from support.checks.matchers import has_status
+from support.domains import security_checks
+from support.people import flows
+from support.wire.admin_session import ensure_admin
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 

@@ -2,7 +2,7 @@
 
 Contract parts: A.6 (`/users/me`, `/users/profile`, `GET /users/{own id}`), A.9 (the own session
 list; ending all of one's sessions), A.3 (introspection of one's own token). The reads and what counts
-as naming someone else live in `support.isolation`.
+as naming someone else live in `support.domains.isolation`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import assert_that
 
-from support import flows, isolation
-from support.matchers import has_status
+from support.checks.matchers import has_status
+from support.domains import isolation
+from support.people import flows
 
 register_type(Who=flows.parse_who, OwnRead=flows.choice_of(*isolation.READS))
 

@@ -19,9 +19,9 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import assert_that, is_in
 
-from support import flows
-from support.identities import Identity, refused
-from support.matchers import has_status, is_oauth_error
+from support.checks.matchers import has_status, is_oauth_error
+from support.people import flows
+from support.people.identities import Identity, refused
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 

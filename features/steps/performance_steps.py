@@ -2,10 +2,10 @@
 
 Contract parts: the deployment guide's budgets PERF_HEALTH_THRESHOLD_MS, PERF_AUTH_THRESHOLD_MS,
 PERF_CRUD_THRESHOLD_MS, PERF_ADMIN_THRESHOLD_MS (design.md §6), judged at the 95th percentile of
-PERMISO_PERF_SAMPLES calls (support/perf.py), and Part B (the front's per-IP rate limits, which a load
+PERMISO_PERF_SAMPLES calls (support/domains/perf.py), and Part B (the front's per-IP rate limits, which a load
 from one machine meets). Every figure goes to the Allure report as a text attachment and to the
 sign-off summary through ``RunSummary.record_budget``. The load itself runs Locust in a subprocess
-(support/load.py): gevent never meets this process's ``requests``.
+(support/domains/load.py): gevent never meets this process's ``requests``.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import allure
 from behave import then, when
 from hamcrest import assert_that
 
-from support import load, perf
-from support.causes import PreconditionRefused
-from support.identities import configured_service_client
-from support.run import ensure_admin
+from support.checks.causes import PreconditionRefused
+from support.domains import load, perf
+from support.people.identities import configured_service_client
+from support.wire.admin_session import ensure_admin
 
 #: where the behave-driven load writes its Locust reports (apart from `permiso-acceptance load`'s own)
 LOAD_REPORTS_DIR = Path("reports") / "load" / "behave"

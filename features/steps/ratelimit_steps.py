@@ -15,9 +15,10 @@ from typing import Any
 from behave import register_type, then, when
 from hamcrest import assert_that, empty, is_
 
-from support import flows, security_checks
-from support.client import ApiResponse, PermisoClient
-from support.matchers import has_status
+from support.checks.matchers import has_status
+from support.domains import security_checks
+from support.people import flows
+from support.wire.client import ApiResponse, PermisoClient
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 

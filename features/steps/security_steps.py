@@ -2,7 +2,7 @@
 
 Contract parts: A.3 (unknown user and wrong password identical: 401 invalid_grant, same body, Bearer
 challenge), A.6 (password-reset requests do not reveal whether the email exists). The timing comparison
-is `support.security_checks.compare_sign_in_timings` (interleaved samples; Mann-Whitney plus an absolute
+is `support.domains.security_checks.compare_sign_in_timings` (interleaved samples; Mann-Whitney plus an absolute
 and relative effect size, so it cannot flake on a clean target).
 """
 
@@ -13,8 +13,10 @@ from typing import Any
 from behave import register_type, then, when
 from hamcrest import assert_that, equal_to
 
-from support import flows, reporting, security_checks
-from support.matchers import has_status, is_oauth_error
+from support.checks.matchers import has_status, is_oauth_error
+from support.domains import security_checks
+from support.lifecycle import reporting
+from support.people import flows
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 

@@ -17,16 +17,16 @@ from typing import Any
 from behave import given, then, when
 from hamcrest import assert_that, contains_inanyorder, equal_to, has_entries
 
-from support import flows
-from support.actors import Actor, actor, service_actor
-from support.identities import ServiceIdentity, ensure_not_protected, require
-from support.matchers import (
+from support.checks.matchers import (
     has_status,
     is_bearer_refusal,
     is_jwt_with_claims,
     is_oauth_error,
     is_token_response,
 )
+from support.people import flows
+from support.people.actors import Actor, actor, service_actor
+from support.people.identities import ServiceIdentity, ensure_not_protected, require
 
 
 def _scopes(phrase: str) -> tuple[str, ...]:

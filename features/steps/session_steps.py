@@ -16,9 +16,10 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import assert_that, greater_than_or_equal_to, has_entries, instance_of
 
-from support import admin_flows, flows
-from support.identities import require
-from support.matchers import has_json_fields, has_status, is_named_error, is_uuid
+from support.checks.matchers import has_json_fields, has_status, is_named_error, is_uuid
+from support.domains import admin_flows
+from support.people import flows
+from support.people.identities import require
 
 register_type(Who=flows.parse_who, Their=flows.parse_their, Device=flows.parse_device)
 

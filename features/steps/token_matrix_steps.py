@@ -3,7 +3,7 @@
 Contract parts: A.2 (bearer and user guards refuse with 401), A.3 (introspection reports invalid,
 expired and revoked tokens inactive; refresh refuses bad refresh tokens with invalid_grant), A.4
 (signature, exp, nbf, iss, type and revocation checked). The catalogue and the expected outcomes live in
-`support.token_matrix`; the Examples table of `features/tokens/token_defects.feature` names one cell
+`support.domains.token_matrix`; the Examples table of `features/tokens/token_defects.feature` names one cell
 per row.
 """
 
@@ -14,7 +14,9 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import assert_that
 
-from support import flows, jwt_forge, token_matrix
+from support.domains import token_matrix
+from support.people import flows
+from support.wire import jwt_forge
 
 register_type(
     Who=flows.parse_who,

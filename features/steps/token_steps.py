@@ -16,16 +16,16 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import assert_that, contains_inanyorder, equal_to, is_not
 
-from support import flows
-from support.actors import actor
-from support.jwt_forge import SigningForge
-from support.matchers import (
+from support.checks.matchers import (
     has_status,
     is_bearer_refusal,
     is_jwt_with_claims,
     is_oauth_error,
     is_token_response,
 )
+from support.people import flows
+from support.people.actors import actor
+from support.wire.jwt_forge import SigningForge
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 

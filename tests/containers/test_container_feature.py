@@ -1,7 +1,7 @@
 """End to end: `behave features/infrastructure/containers.feature` against the private podman engine.
 
 This is the path a release engineer takes: DOCKER_HOST points at the engine, the hooks compute the
-"docker" capability, the steps ask support/containers.py. Behave runs in a temporary working directory
+"docker" capability, the steps ask support/domains/containers.py. Behave runs in a temporary working directory
 so its formatters, JUnit files and a developer's `.env` stay out of the way; the suite's packages come from
 the checkout (PYTHONPATH) and the steps from the feature file's own folder.
 """

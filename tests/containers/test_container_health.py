@@ -1,4 +1,4 @@
-"""support/containers.py against a real (podman) engine: the four production containers, then each way
+"""support/domains/containers.py against a real (podman) engine: the four production containers, then each way
 they break. Every failure line must name the container, because that is what the operator acts on."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from hamcrest import assert_that, contains_string
 from podman_sandbox import PRODUCTION_CONTAINERS, PodmanSandbox, podman_missing_reason
 
-from support.containers import all_healthy, all_running, check_containers, describe_problems, docker_engine
+from support.domains.containers import all_healthy, all_running, check_containers, describe_problems, docker_engine
 
 pytestmark = pytest.mark.skipif(podman_missing_reason() is not None, reason=podman_missing_reason() or "")
 

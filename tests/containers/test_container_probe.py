@@ -1,4 +1,4 @@
-"""Parts of support/containers.py that need no engine: the no-engine reasons (fast, one line) and the
+"""Parts of support/domains/containers.py that need no engine: the no-engine reasons (fast, one line) and the
 reading of inspect data from Docker and podman. These run everywhere, podman or not."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import socket
 import time
 from pathlib import Path
 
-from support.containers import (
+from support.domains.containers import (
     ContainerStatus,
     _health_status,
     _is_podman,

@@ -139,7 +139,7 @@ def test_each_run_starts_with_empty_allure_results(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
                     reason="the Allure 3 report needs Node.js and npm")
 def test_two_runs_and_two_reports_give_a_two_run_trend(tmp_path: Path) -> None:
-    from support.report_cli import build_report
+    from permiso_acceptance.report import build_report
 
     workdir = project(tmp_path)
     history = tmp_path / "history"

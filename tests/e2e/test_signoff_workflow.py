@@ -46,7 +46,7 @@ def test_new_causes_since_the_baseline_and_waivers_that_expire(tmp_path: Path) -
     work = project(tmp_path / "project")
     code, out = run(work, GATE, env=NO_DOCKER)
     assert code == 0, out[-3000:]
-    accept = subprocess.run([sys.executable, "-m", "support.cli", "baseline", "accept"], cwd=work, text=True,
+    accept = subprocess.run([sys.executable, "-m", "permiso_acceptance.cli", "baseline", "accept"], cwd=work, text=True,
                             capture_output=True, env=clean_env({"PYTHONPATH": str(ROOT)}), check=False)
     assert accept.returncode == 0, accept.stderr
     baseline = json.loads((work / "signoff" / "baseline.json").read_text(encoding="utf-8"))

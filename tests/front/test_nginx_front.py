@@ -145,7 +145,8 @@ def test_infrastructure_and_rate_limit_scenarios_pass_through_the_front(tmp_path
         floods = [r for r in results if "flood" in r["name"].lower()]
         statuses = [(r["name"], r["status"]) for r in floods]
         if floods and all(r["status"] == "skipped" for r in floods) and not _rate_limit_capability_wired():
-            pytest.xfail("the @needs.auth_rate_limit capability is not probed yet: support.security_checks.install "
+            pytest.xfail("the @needs.auth_rate_limit capability is not probed yet: "
+                         "support.domains.security_checks.install "
                          "(context) is not called from the run's before_all, so the flood scenarios were skipped")
         assert floods and all(r["status"] == "passed" for r in floods), statuses
 
@@ -165,7 +166,7 @@ BEHAVEX_SUBSET = ["features/infrastructure", "features/tokens", "features/authen
 @pytest.mark.parametrize("allure_mode", ["formatter", "hooks"])
 def test_behavex_two_processes_green_with_allure_attachments(tmp_path: Path, allure_mode: str) -> None:
     """behavex runs in tmp_path; there a pyproject.toml either lists the Allure formatter (like the repo's)
-    or not (then support/parallel.py switches to allure-behave's hooks mode in the workers)."""
+    or not (then support/lifecycle/parallel.py switches to allure-behave's hooks mode in the workers)."""
     behavex = shutil.which("behavex", path=str(Path(sys.executable).parent)) or shutil.which("behavex")
     if behavex is None:
         pytest.skip("behavex is not installed (pip install -e '.[test]')")
@@ -210,7 +211,7 @@ def test_behavex_with_a_misspelled_tag_fails(tmp_path: Path) -> None:
 
 
 def _rate_limit_capability_wired() -> bool:
-    """Whether the run's before_all probes the auth_rate_limit capability (support/security_checks.py)."""
+    """Whether the run's before_all probes the auth_rate_limit capability (support/domains/security_checks.py)."""
     return any("security_checks" in (ROOT / "support" / name).read_text() for name in ("run.py", "provisioning.py"))
 
 

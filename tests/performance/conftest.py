@@ -12,8 +12,8 @@ from tests.performance.load_helpers import Embedded
 
 @pytest.fixture(scope="module")
 def embedded() -> Iterator[Embedded]:
-    from support.settings import Settings
-    from support.target import start_embedded
+    from support.lifecycle.target import start_embedded
+    from support.wire.settings import Settings
 
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(("PERMISO_", "TEST_", "PERF_"))}
     try:

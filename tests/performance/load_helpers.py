@@ -112,7 +112,7 @@ class Embedded:
 
 def count_users(settings: object) -> int:
     """How many users the target has, read through the admin API (``total`` of the user list)."""
-    from support.client import PermisoClient
+    from support.wire.client import PermisoClient
 
     admin = PermisoClient(settings)  # type: ignore[arg-type]
     try:

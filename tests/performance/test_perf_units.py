@@ -1,4 +1,4 @@
-"""Unit tests of support/perf.py and the pure parts of support/load.py (no server, no Locust)."""
+"""Unit tests of support/domains/perf.py and the pure parts of support/domains/load.py (no server, no Locust)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from types import SimpleNamespace
 import pytest
 from hamcrest import assert_that, is_not
 
-from support import load, perf
-from support.settings import Settings
+from permiso_acceptance import load as load_command
+from support.domains import load, perf
+from support.wire.settings import Settings
 
 
 @pytest.fixture
@@ -157,12 +158,12 @@ def test_the_private_config_is_owner_only_and_removed(tmp_path: Path) -> None:
 
 
 def test_options_default_to_the_guide_settings(settings: Settings) -> None:
-    options = load.parse_options([], settings)
+    options = load_command.parse_options([], settings)
     assert (options.users, options.duration_s, options.spawn_rate) == (100, 300, 10.0)
     assert load.pool_size(options) == 101
-    assert load.parse_options(["--master", "--expect-workers", "2", "--users", "10"], settings).workers == 2
+    assert load_command.parse_options(["--master", "--expect-workers", "2", "--users", "10"], settings).workers == 2
     with pytest.raises(SystemExit):
-        load.parse_options(["--master", "--worker"], settings)
+        load_command.parse_options(["--master", "--worker"], settings)
 
 
 def test_only_a_pure_budget_miss_may_be_excused_on_an_overloaded_machine() -> None:

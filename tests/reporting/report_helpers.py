@@ -24,7 +24,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from support.report_cli import build_report as _build_report
+from permiso_acceptance.report import build_report as _build_report
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_PROJECT = Path(__file__).resolve().parent / "fixtures" / "project"

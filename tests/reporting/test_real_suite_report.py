@@ -7,7 +7,7 @@ off on the report of the real features against a real Permiso. This module runs 
 
 - checks the failed scenarios carry the redacted HTTP exchanges as readable evidence (request line,
   status) in allure-results;
-- builds the Allure 3 report with ``permiso-acceptance report`` (support.report_cli) into a temp dir, with
+- builds the Allure 3 report with ``permiso-acceptance report`` (permiso_acceptance.report) into a temp dir, with
   a temp history dir, opens it in headless Chromium and checks the overview shows the run's scenario
   count and failures and that a failed scenario's page shows its "HTTP exchanges (redacted)" attachment;
 - searches EVERY output file (console log, plain log, JUnit XML, all of allure-results, the sign-off
@@ -18,7 +18,7 @@ off on the report of the real features against a real Permiso. This module runs 
 How the random secrets are known: the behave run gets a ``sitecustomize`` (via PYTHONPATH) that records,
 into a file OUTSIDE the scanned outputs, (a) the ``--*secret=``/``--*password=`` arguments and the
 ``*SECRET*``/``*PASSWORD*`` environment entries of every subprocess it starts (the embedded server: JWT
-secret, configured credentials), and (b) every value passed to ``support.redaction.register_secret``
+secret, configured credentials), and (b) every value passed to ``support.wire.redaction.register_secret``
 (generated passwords, every token sent or received by the client, rotated client secrets). The test
 asserts the recorder really saw the JWT secret, generated passwords and tokens, so a broken recorder
 cannot make the scan pass vacuously. Independently of that registry, the scan also rejects ANY
@@ -55,7 +55,7 @@ from report_helpers import (
     test_result_id,
 )
 
-from support import report_cli
+from permiso_acceptance import report as report_cli
 from tests.e2e.conftest import run_behave
 
 FEATURES = [
@@ -74,7 +74,7 @@ EPICS = ("Tokens", "Authentication", "Infrastructure")
 #: the one whose page is opened and screenshotted
 FAILED_SCENARIO = "After signing out, none of the person's refresh tokens work"
 EVIDENCE = "HTTP exchanges (redacted)"
-#: support/settings.py defaults, used by the embedded server
+#: support/wire/settings.py defaults, used by the embedded server
 CONFIGURED_SECRETS = ("AdminPass123!", "TestPass123!", "test-secret-123456789")
 
 JWT_SHAPE = re.compile(rb"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
@@ -116,7 +116,7 @@ if _OUT:
 
     subprocess.Popen.__init__ = _init
     try:
-        import support.redaction as _redaction
+        import support.wire.redaction as _redaction
     except ImportError:  # a child process without the suite on its path
         _redaction = None
     if _redaction is not None:

@@ -33,8 +33,8 @@ from report_helpers import (
     test_result_id,
 )
 
-from support import report_cli
-from support.reporting import RunSummary, write_run_metadata
+from permiso_acceptance import report as report_cli
+from support.lifecycle.reporting import RunSummary, write_run_metadata
 
 FAILED_CRITICAL = "A refused sign-in leaves redacted evidence"
 KNOWN_DEFECT = "A revoked refresh token still refreshes"

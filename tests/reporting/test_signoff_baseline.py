@@ -1,4 +1,4 @@
-"""The sign-off against a baseline and waivers (support/signoff.py, RunSummary, the baseline command).
+"""The sign-off against a baseline and waivers (support/lifecycle/signoff.py, RunSummary, the baseline command).
 
 In-process, no behave run: tests/e2e/test_signoff_workflow.py runs the release-meeting workflow for real.
 """
@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from support import baseline_cli, signoff
-from support.causes import FailureCause
-from support.report_cli import cause_categories
-from support.reporting import RuleRecord, RunSummary, signoff_properties
-from support.signoff import Baseline, Policy, SignoffFileError, Waiver
+from permiso_acceptance import baseline as baseline_cli
+from permiso_acceptance.report import cause_categories
+from support.checks.causes import FailureCause
+from support.lifecycle import signoff
+from support.lifecycle.reporting import RuleRecord, RunSummary, signoff_properties
+from support.lifecycle.signoff import Baseline, Policy, SignoffFileError, Waiver
 
 TODAY = dt.date(2026, 12, 2)
 REFRESH = "Refreshing a session › An old refresh token is refused"

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from support import parallel
-from support.causes import FailureCause, PreconditionRefused
-from support.reporting import RuleRecord, RunSummary, merge_rules, write_rule_junit, write_rule_results
+from support.checks.causes import FailureCause, PreconditionRefused
+from support.lifecycle import parallel
+from support.lifecycle.reporting import RuleRecord, RunSummary, merge_rules, write_rule_junit, write_rule_results
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkYW5hIn0.c2lnbmF0dXJlLXNpZw"
 REFUSED = PreconditionRefused("POST", "/api/v1/roles/", 422, "query.current_user missing")
@@ -187,7 +187,7 @@ SUMMARY_CAUSES = {"causes": [
 
 
 def test_cause_categories_are_one_rule_per_cause_in_order() -> None:
-    from support import report_cli
+    from permiso_acceptance import report as report_cli
 
     rules = report_cli.cause_categories(SUMMARY_CAUSES)
     assert len(rules) == 3 and '"rule [D9]: Every 401 refusal says how to authenticate (3 answers)"' in rules[0]
@@ -211,7 +211,7 @@ def _result(folder: Path, name: str, cause: str, kind: str, message: str) -> Non
 def test_the_report_has_one_category_per_cause(tmp_path: Path) -> None:
     from report_helpers import node_available
 
-    from support import report_cli
+    from permiso_acceptance import report as report_cli
 
     if not node_available() or not (report_cli.PROJECT_ROOT / "node_modules" / ".bin" / "allure").exists():
         pytest.skip("the Allure 3 CLI is not installed (npm ci): no report to build")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from support.sensitivity import reference_faults
+from permiso_acceptance.sensitivity import reference_faults
 
 
 @pytest.fixture(scope="session")

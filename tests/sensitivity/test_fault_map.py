@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from support.fault_map import (
+from permiso_acceptance.fault_map import (
     DEFAULT_MAP_PATH,
     FaultMap,
     FaultMapError,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from support.fault_map import FaultMapError, Selection, load_fault_map, parse_fault_map
-from support.sensitivity import (
+from permiso_acceptance.fault_map import FaultMapError, Selection, load_fault_map, parse_fault_map
+from permiso_acceptance.sensitivity import (
     FaultResult,
     Report,
     RunOutcome,
@@ -27,7 +27,8 @@ from tests.sensitivity.conftest import two_domain_features
 
 def sensitivity(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
     """The console command, run from another directory (so no report lands in the checkout)."""
-    argv = [sys.executable, "-c", "import sys; from support.cli import main; sys.exit(main())", "sensitivity", *args]
+    argv = [sys.executable, "-c", "import sys; from permiso_acceptance.cli import main; sys.exit(main())",
+            "sensitivity", *args]
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
 
 LIMIT = 'settings = { PERMISO_REFERENCE_AUTH_RATE_LIMIT = "5" }'

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support.fault_map import Selection
-from support.sensitivity import (
+from permiso_acceptance.fault_map import Selection
+from permiso_acceptance.sensitivity import (
     FaultResult,
     Report,
     RunRequest,
@@ -125,7 +125,7 @@ def test_behave_argv_puts_every_output_in_the_run_folder_and_turns_on_one_fault(
 
 
 def test_parse_plain_failures_reads_a_run_that_was_stopped_midway(tmp_path: Path) -> None:
-    from support.sensitivity import parse_plain_failures
+    from permiso_acceptance.sensitivity import parse_plain_failures
 
     plain = tmp_path / "plain.txt"
     plain.write_text(

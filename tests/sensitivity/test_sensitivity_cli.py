@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def sensitivity(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run the console command from another directory (so no report lands in the checkout)."""
-    argv = [sys.executable, "-c", "import sys; from support.cli import main; sys.exit(main())", "sensitivity", *args]
+    argv = [sys.executable, "-c", "import sys; from permiso_acceptance.cli import main; sys.exit(main())",
+            "sensitivity", *args]
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from support.fault_map import FaultMapError, load_fault_map, parse_fault_map
-from support.sensitivity import (
+from permiso_acceptance.fault_map import FaultMapError, load_fault_map, parse_fault_map
+from permiso_acceptance.sensitivity import (
     Report,
     RunOutcome,
     RunRequest,
@@ -109,7 +109,7 @@ def test_the_fault_list_with_kinds() -> None:
 
 def test_the_repository_map_marks_exactly_the_reference_variants() -> None:
     """`acceptable = true` in features/fault_map.toml <=> kind `variant` in `permiso-reference faults`."""
-    from support.sensitivity import reference_kinds
+    from permiso_acceptance.sensitivity import reference_kinds
 
     kinds = reference_kinds()
     fault_map = load_fault_map()

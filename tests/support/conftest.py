@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support_testkit import ScriptedServer
 
-from support.settings import Settings
+from support.wire.settings import Settings
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def settings(clean_env: Path, server: ScriptedServer) -> Settings:
 
 
 class EmbeddedLaunch:
-    """What `support.target.start_embedded` would run, captured instead of started (no server)."""
+    """What `support.lifecycle.target.start_embedded` would run, captured instead of started (no server)."""
 
     class Stopped(Exception):
         pass
@@ -54,7 +54,7 @@ class EmbeddedLaunch:
 
     def command(self, settings: Settings) -> tuple[list[str], dict[str, str]]:
         """The `permiso-reference serve` command line and environment for these settings."""
-        import support.target as target
+        import support.lifecycle.target as target
 
         with pytest.raises(self.Stopped):
             target.start_embedded(settings)
@@ -64,7 +64,7 @@ class EmbeddedLaunch:
 @pytest.fixture
 def embedded_launch(monkeypatch: pytest.MonkeyPatch) -> EmbeddedLaunch:
     """Capture the embedded server's command line instead of starting it."""
-    import support.target as target
+    import support.lifecycle.target as target
 
     launch = EmbeddedLaunch()
     monkeypatch.setattr(target.subprocess, "Popen", launch.popen)

@@ -1,4 +1,4 @@
-"""Unit tests of support/admin_flows.py: the endpoint catalogue, targets and the matchers."""
+"""Unit tests of support/domains/admin_flows.py: the endpoint catalogue, targets and the matchers."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hamcrest import assert_that, is_not
 from requests.structures import CaseInsensitiveDict
 
-from support import admin_flows
-from support.client import ApiResponse, Exchange
+from support.domains import admin_flows
+from support.wire.client import ApiResponse, Exchange
 
 
 def _answer(status: int, body: Any = None, headers: dict[str, str] | None = None) -> ApiResponse:
@@ -120,7 +120,7 @@ def test_failed_sign_in_event_and_growth() -> None:
 
 def test_words_weak_passwords_and_registration_budget() -> None:
     assert admin_flows.words('"a:b", "c:d" and "e"') == ["a:b", "c:d", "e"]
-    from support.identities import meets_password_policy
+    from support.people.identities import meets_password_policy
 
     for rule, password in admin_flows.WEAK_PASSWORDS.items():
         assert not meets_password_policy(password), rule
@@ -207,8 +207,8 @@ def _release_context(server: Any, settings: Any) -> Any:
 
     from support_testkit import Reply
 
-    from support.client import ExchangeLog, PermisoClient
-    from support.identities import Identities
+    from support.people.identities import Identities
+    from support.wire.client import ExchangeLog, PermisoClient
 
     server.script("POST", "/api/v1/users/", Reply(201, {"id": "4b0c1f7e-0000-4000-8000-000000000001",
                                                          "username": "pa_dana"}))
@@ -234,7 +234,7 @@ def _release_context(server: Any, settings: Any) -> Any:
 
 def test_the_matrix_judges_every_guard_when_the_administrators_throwaway_is_refused(server: Any,
                                                                                    settings: Any) -> None:
-    from support.causes import PreconditionRefused
+    from support.checks.causes import PreconditionRefused
 
     context = _release_context(server, settings)
     answers = admin_flows.attempt_by_each_caller(context, "delete a role")
@@ -252,7 +252,7 @@ def test_the_matrix_judges_every_guard_when_the_administrators_throwaway_is_refu
 def test_the_administrator_reads_a_seeded_role_found_through_the_user_routes(server: Any, settings: Any) -> None:
     context = _release_context(server, settings)
     context.admin.token = "tok-admin"
-    import support.run
+    import support.wire.admin_session
 
     answers = admin_flows.attempt_by_each_caller(context, "read a role")
     assert answers["the administrator"].status == 422  # the guard's own answer, judged by the Then step
@@ -260,7 +260,7 @@ def test_the_administrator_reads_a_seeded_role_found_through_the_user_routes(ser
     outsiders = [answers[w].exchange.url for w in ("a visitor", "Dana", "a service client")]
     assert len(set(outsiders)) == 1 and "role-admin-id" not in outsiders[0]
     assert admin_flows.admin_book(context).admin_refusal is None
-    assert support.run.ensure_admin(context) is context.admin
+    assert support.wire.admin_session.ensure_admin(context) is context.admin
 
 
 def test_made_up_targets_name_nothing_real() -> None:

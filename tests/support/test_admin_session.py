@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from support_testkit import Reply, ScriptedServer
 
-from support.admin_session import AdminSession, AdminSignInRefused
-from support.client import AuthPacer, PermisoClient
-from support.settings import Settings
+from support.wire.admin_session import AdminSession, AdminSignInRefused
+from support.wire.client import AuthPacer, PermisoClient
+from support.wire.settings import Settings
 
 TOKENS = {"access_token": "admin-access-token-0001", "token_type": "Bearer", "expires_in": 900,
           "refresh_token": "admin-refresh-token-0001", "scope": "admin:system", "session_id": "s-1"}

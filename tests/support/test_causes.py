@@ -1,4 +1,4 @@
-"""Cause attribution: every failed scenario is given ONE cause (support/causes.py).
+"""Cause attribution: every failed scenario is given ONE cause (support/checks/causes.py).
 
 (a) a Given step's refused setup call (PreconditionRefused) -> kind ``precondition``, its signature and
 defect; (b) otherwise kind ``scenario``: the defect of the first ``@allure.issue`` tag, else the
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from behave.model_core import Status
 
-from support.causes import (
+from support.checks.causes import (
     DEFECTS,
     PRECONDITION,
     SCENARIO,
@@ -111,8 +111,8 @@ def test_a_refusal_read_from_an_answer_names_the_call_and_masks_secrets() -> Non
 
     from requests.structures import CaseInsensitiveDict
 
-    from support.causes import could_not_prepare
-    from support.client import ApiResponse, Exchange
+    from support.checks.causes import could_not_prepare
+    from support.wire.client import ApiResponse, Exchange
 
     body = {"error": "validation_error", "error_description": "Request validation failed",
             "details": [{"type": "missing", "loc": ["query", "current_user"], "msg": "Field required"}]}
@@ -128,7 +128,7 @@ def test_a_refusal_read_from_an_answer_names_the_call_and_masks_secrets() -> Non
 
 def test_the_scenarios_own_defect_tag_wins_over_its_features() -> None:
     """behave's effective_tags is a set: attribution must not depend on its order."""
-    from support.causes import ordered_tags
+    from support.checks.causes import ordered_tags
 
     for _ in range(20):
         tagged = SimpleNamespace(name="Permiso names its default roles", tags=["allure.issue:D13"],

@@ -1,6 +1,7 @@
 """Unit tests of the coverage rules' support modules: the API description in production
-(support/api_documentation.py, the `production` capability of support/provisioning.py), service-client
-allow-lists (support/allow_lists.py) and wrong passwords on a disabled account (support/disabled_accounts.py).
+(support/domains/api_documentation.py, the `production` capability of support/lifecycle/provisioning.py), service-client
+allow-lists (support/domains/allow_lists.py) and wrong passwords on a disabled account
+(support/domains/disabled_accounts.py).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import pytest
 from hamcrest import assert_that, is_not
 from requests.structures import CaseInsensitiveDict
 
-from support import allow_lists, api_documentation, disabled_accounts
-from support.causes import PreconditionRefused
-from support.client import ApiResponse, Exchange
-from support.identities import Identity
-from support.provisioning import production_reason
+from support.checks.causes import PreconditionRefused
+from support.domains import allow_lists, api_documentation, disabled_accounts
+from support.lifecycle.provisioning import production_reason
+from support.people.identities import Identity
+from support.wire.client import ApiResponse, Exchange
 
 
 def answer(status: int, body: Any = None, text: str | None = None, method: str = "GET",
@@ -155,7 +156,7 @@ def test_configured_accounts_are_never_touched() -> None:
 # ---------------------------------------------------------------------------------------- embedded target
 def test_the_embedded_target_runs_as_production(clean_env: Any, embedded_launch: Any) -> None:
     """The embedded server stands in for a production deployment: `--environment production`."""
-    from support.settings import Settings
+    from support.wire.settings import Settings
 
     argv, _ = embedded_launch.command(Settings.load())
     assert argv[argv.index("--environment") + 1] == "production"

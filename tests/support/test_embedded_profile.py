@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from support.settings import Settings
-from support.target import Target
+from support.lifecycle.target import Target
+from support.wire.settings import Settings
 
 
 def test_the_profile_is_contract_by_default_and_read_from_overrides_and_env(
@@ -46,7 +46,7 @@ def test_hashing_is_fast_by_default_and_production_on_request(clean_env: Path) -
 
 
 def test_an_unknown_hashing_is_a_settings_error(clean_env: Path) -> None:
-    from support.settings import SettingsError
+    from support.wire.settings import SettingsError
 
     with pytest.raises(SettingsError, match="PERMISO_REFERENCE_HASHING"):
         Settings.load({"PERMISO_REFERENCE_HASHING": "slow"})

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from support import security_checks
-from support.settings import Settings, SettingsError
-from support.target import embedded_auth_rate, embedded_settings
+from support.domains import security_checks
+from support.lifecycle.target import embedded_auth_rate, embedded_settings
+from support.wire.settings import Settings, SettingsError
 
 
 def test_the_limit_is_off_by_default_and_read_from_overrides_and_env(clean_env: Path,

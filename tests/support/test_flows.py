@@ -1,4 +1,4 @@
-"""Unit tests of support/flows.py: the bounded unlock poll, the notebook, and the matchers it adds."""
+"""Unit tests of support/people/flows.py: the bounded unlock poll, the notebook, and the matchers it adds."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 from hamcrest import assert_that, is_not
 from requests.structures import CaseInsensitiveDict
 
-from support import flows
-from support.client import ApiResponse, Exchange
+from support.people import flows
+from support.wire.client import ApiResponse, Exchange
 
 
 def answer(status: int, body: Any = None, headers: dict[str, str] | None = None,
@@ -132,9 +132,9 @@ def test_a_configured_account_is_never_signed_out_only_its_tokens_revoked(server
     import pytest
     from support_testkit import Reply
 
-    from support.actors import Actor, sign_out_all
-    from support.client import PermisoClient
-    from support.identities import ProtectedAccountError, configured_user
+    from support.people.actors import Actor, sign_out_all
+    from support.people.identities import ProtectedAccountError, configured_user
+    from support.wire.client import PermisoClient
 
     server.script("POST", "/api/v1/auth/revoke", Reply(200, {"message": "Token revoked successfully"}))
     client = PermisoClient(settings, name="the configured user")
@@ -157,8 +157,8 @@ def test_a_refused_sign_in_of_a_given_step_is_a_named_precondition(server: Any, 
     import pytest
     from support_testkit import Reply
 
-    from support.causes import PreconditionRefused
-    from support.identities import Identity
+    from support.checks.causes import PreconditionRefused
+    from support.people.identities import Identity
 
     server.script("POST", "/api/v1/auth/token", Reply(401, {"error": "invalid_grant",
                                                             "error_description": "Invalid credentials"}))

@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 
-from support import fuzzing, redaction, run
-from support.causes import FINDING, Findings, attribute_failure
-from support.client import Exchange
-from support.fuzz_findings import FindingBook, classify, render_request
-from support.reporting import RunSummary
-from support.settings import DEFAULT_FUZZ_EXAMPLES, Settings, SettingsError
+from support.checks.causes import FINDING, Findings, attribute_failure
+from support.domains import fuzzing
+from support.domains.fuzz_findings import FindingBook, classify, render_request
+from support.lifecycle import run
+from support.lifecycle.reporting import RunSummary
+from support.wire import redaction
+from support.wire.client import Exchange
+from support.wire.settings import DEFAULT_FUZZ_EXAMPLES, Settings, SettingsError
 
 TOKEN_URL = "https://127.0.0.1:8443/api/v1/auth/token"
 
@@ -291,7 +293,7 @@ def test_fuzz_scenarios_run_only_when_asked_for(clean_env: Path) -> None:
 def test_hypothesis_keeps_its_caches_in_a_private_directory_removed_at_the_end_of_the_run() -> None:
     from hypothesis.configuration import set_hypothesis_home_dir
 
-    from support import fuzz_area
+    from support.domains import fuzz_area
 
     try:
         fuzz_area._private_hypothesis_home()

@@ -1,5 +1,5 @@
 """Unit tests of the coverage matrices' support modules: token defects, account states, isolation and
-caller-written permissions (support/token_matrix.py, account_states.py, isolation.py, claims.py)."""
+caller-written permissions (support/domains/token_matrix.py, account_states.py, isolation.py, claims.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from hamcrest import assert_that, is_not
 from requests.structures import CaseInsensitiveDict
 from support_testkit import Reply, ScriptedServer
 
-from support import account_states, claims, isolation, jwt_forge, token_matrix
-from support.client import ApiResponse, Exchange, PermisoClient
-from support.identities import Identity
-from support.settings import Settings
+from support.domains import account_states, claims, isolation, token_matrix
+from support.people.identities import Identity
+from support.wire import jwt_forge
+from support.wire.client import ApiResponse, Exchange, PermisoClient
+from support.wire.settings import Settings
 
 SECRET = "unit-test-signing-key-0123456789abcdef"
 
@@ -170,7 +171,7 @@ def test_each_state_is_reached_the_way_it_happens() -> None:
 
 
 def test_a_refused_state_change_is_a_named_precondition() -> None:
-    from support.causes import PreconditionRefused
+    from support.checks.causes import PreconditionRefused
 
     with pytest.raises(PreconditionRefused, match="could not prepare"):
         account_states.apply_state("disabled", _before(), _Recorder(422), _Recorder(), lock_threshold=5,

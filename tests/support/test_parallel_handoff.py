@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from support_testkit import Reply, ScriptedServer
 
-from support import parallel
-from support.run import RunNotReleaseReady
+from support.lifecycle import parallel
+from support.lifecycle.run import RunNotReleaseReady
 
 TOKENS = {"access_token": "handoff-access-token-1", "token_type": "Bearer", "expires_in": 900,
           "refresh_token": "handoff-refresh-token-1", "scope": "admin:system", "session_id": "s-1"}

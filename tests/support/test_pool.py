@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from support_testkit import Reply, ScriptedServer
 
-from support.client import AuthPacer, Exchange, ExchangeLog, PermisoClient
-from support.identities import Identity
-from support.pool import PeoplePool, harmless
-from support.settings import Settings
+from support.people.identities import Identity
+from support.people.pool import PeoplePool, harmless
+from support.wire.client import AuthPacer, Exchange, ExchangeLog, PermisoClient
+from support.wire.settings import Settings
 
 API = "https://permiso.example/api/v1"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from support.provisioning import registration_reason
-from support.settings import Settings
+from support.lifecycle.provisioning import registration_reason
+from support.wire.settings import Settings
 
 
 def _settings(**values: Any) -> Settings:

@@ -1,4 +1,4 @@
-"""Unit tests of support/security_checks.py: the hygiene watch, its rules, and the security matchers."""
+"""Unit tests of support/domains/security_checks.py: the hygiene watch, its rules, and the security matchers."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from support import security_checks as sc
-from support.client import ApiResponse, Exchange
-from support.matchers import SECURITY_HEADERS
+from support.checks.matchers import SECURITY_HEADERS
+from support.domains import security_checks as sc
+from support.wire.client import ApiResponse, Exchange
 
 GOOD_HEADERS = {**SECURITY_HEADERS, "Strict-Transport-Security": "max-age=63072000",
                 "Content-Type": "application/json"}
@@ -200,7 +200,7 @@ def test_findings_are_redacted() -> None:
 
 
 def test_every_rule_names_a_clause_and_known_defects() -> None:
-    from support.causes import DEFECTS
+    from support.checks.causes import DEFECTS
 
     for rule in sc.RULES:
         assert rule.text and rule.clause.startswith("A.") and rule.tag.startswith("contract.A")

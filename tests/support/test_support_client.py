@@ -12,8 +12,8 @@ import pytest
 import requests
 from support_testkit import Reply, ScriptedServer
 
-from support import redaction
-from support.client import (
+from support.wire import redaction
+from support.wire.client import (
     ApiResponse,
     AuthPacer,
     Exchange,
@@ -21,7 +21,7 @@ from support.client import (
     PermisoClient,
     TargetUnreachable,
 )
-from support.settings import Settings
+from support.wire.settings import Settings
 
 TOKEN_BODY = {
     "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnLWFjY2Vzcy0xMjM0NTY3ODk",
@@ -340,7 +340,7 @@ def test_https_pools_share_one_ssl_context_per_verification_mode(settings: Setti
     HTTPS pools get one shared context instead, which still verifies when verification is on."""
     import ssl
 
-    from support.client import SharedTLSAdapter, _ssl_context
+    from support.wire.client import SharedTLSAdapter, _ssl_context
 
     one, two = PermisoClient(settings), PermisoClient(settings)
     pool_one = one.session.get_adapter("https://x").poolmanager.connection_pool_kw["ssl_context"]

@@ -17,11 +17,9 @@ from typing import Any
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from support import redaction
-from support.actors import actor, anonymous, service_actor
-from support.causes import PreconditionRefused
-from support.client import ApiResponse, Exchange, ExchangeLog
-from support.identities import (
+from support.checks.causes import PreconditionRefused
+from support.people.actors import actor, anonymous, service_actor
+from support.people.identities import (
     CleanupError,
     Identities,
     Identity,
@@ -31,7 +29,9 @@ from support.identities import (
     meets_password_policy,
     unique_username,
 )
-from support.settings import Settings
+from support.wire import redaction
+from support.wire.client import ApiResponse, Exchange, ExchangeLog
+from support.wire.settings import Settings
 
 
 def reply(status: int, body: Any = None, method: str = "GET", path: str = "/") -> ApiResponse:

@@ -9,8 +9,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from support import jwt_forge
-from support.jwt_forge import SigningForge, claims_of, header_of, split, verify
+from support.wire import jwt_forge
+from support.wire.jwt_forge import SigningForge, claims_of, header_of, split, verify
 
 SECRET = "server-signing-secret-for-unit-tests-0123456789"
 

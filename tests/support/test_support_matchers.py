@@ -17,8 +17,7 @@ from hamcrest import assert_that, contains_string, has_item, not_
 from hamcrest.core.string_description import StringDescription
 from requests.structures import CaseInsensitiveDict
 
-from support.client import ApiResponse, Exchange
-from support.matchers import (
+from support.checks.matchers import (
     does_not_echo,
     has_a11_error_shape,
     has_bearer_challenge,
@@ -40,6 +39,7 @@ from support.matchers import (
     responds_within,
     submitted_secrets,
 )
+from support.wire.client import ApiResponse, Exchange
 
 SECURITY = {
     "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "X-XSS-Protection": "1; mode=block",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import threading
 
-from support import redaction
-from support.redaction import (
+from support.wire import redaction
+from support.wire.redaction import (
     MASK,
     is_sensitive_key,
     redact_body,

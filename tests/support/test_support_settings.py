@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from support import redaction
-from support.settings import SECRET_FIELDS, Settings, SettingsError
+from support.wire import redaction
+from support.wire.settings import SECRET_FIELDS, Settings, SettingsError
 
 GUIDE_DEFAULTS = {
     "PERMISO_API_BASE": "/api/v1",
@@ -190,7 +190,7 @@ def test_the_origin_of_a_bad_value_is_named(clean_env: Path, monkeypatch: pytest
 
 def test_a_secret_value_is_never_shown_in_the_error(clean_env: Path) -> None:
     """Only the field's name: a rejected secret must not end up on the console."""
-    from support.settings import _describe_error  # the one place that renders a pydantic error
+    from support.wire.settings import _describe_error  # the one place that renders a pydantic error
 
     try:
         Settings.model_validate({"test_admin_password": 12345})
@@ -256,7 +256,7 @@ def test_run_before_all_turns_a_settings_error_into_one_line_and_exit_2(
 ) -> None:
     from types import SimpleNamespace
 
-    from support import run
+    from support.lifecycle import run
 
     stopped: list[str] = []
     monkeypatch.setattr(run, "fail_fast", lambda context, message: stopped.append(message))

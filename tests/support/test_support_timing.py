@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from support.timing import (
+from support.checks.timing import (
     compare_samples,
     mann_whitney_u,
     p50,

@@ -1,5 +1,5 @@
-"""What behavex repeats per feature and need not (support/parallel.py ``lighten_feature_runs``), and the
-process's one pool of HTTPS connections (support/client.py ``process_connections``).
+"""What behavex repeats per feature and need not (support/lifecycle/parallel.py ``lighten_feature_runs``), and the
+process's one pool of HTTPS connections (support/wire/client.py ``process_connections``).
 
 behavex runs every feature as a new behave ``Runner`` in the same worker process. The tests run two
 Runners in one process the same way, on a throwaway features folder, and count how often the step module
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from support import client as client_module
-from support import parallel
-from support.client import PermisoClient, close_process_connections, process_connections
-from support.settings import Settings
+from support.lifecycle import parallel
+from support.wire import client as client_module
+from support.wire.client import PermisoClient, close_process_connections, process_connections
+from support.wire.settings import Settings
 
 FEATURE = """Feature: one
   Scenario: one step

@@ -84,7 +84,7 @@ def _run(tmp_path: Path, *extra: str) -> str:
     (tmp_path / "features" / "environment.py").write_text(ENVIRONMENT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
-        [sys.executable, "-m", "behave", "-f", "support.console:ConsoleFormatter", "--junit",
+        [sys.executable, "-m", "behave", "-f", "support.lifecycle.console:ConsoleFormatter", "--junit",
          "--junit-directory", str(tmp_path / "junit"), *extra, "features"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
     )

@@ -1,4 +1,4 @@
-"""Unit tests of support/run.py: the cleanup ledger and capability skipping (no target needed)."""
+"""Unit tests of support/lifecycle/run.py: the cleanup ledger and capability skipping (no target needed)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from support.run import CleanupLedger, missing_capability
+from support.lifecycle.run import CleanupLedger, missing_capability
 
 
 class FakeLayer:
@@ -71,8 +71,8 @@ def test_missing_capability_gives_the_reason(tags: list[str], expected: str | No
 def _bad_exchange() -> Any:
     from datetime import UTC, datetime
 
-    from support.client import Exchange
-    from support.matchers import SECURITY_HEADERS
+    from support.checks.matchers import SECURITY_HEADERS
+    from support.wire.client import Exchange
 
     headers = {**SECURITY_HEADERS, "Strict-Transport-Security": "max-age=63072000", "Content-Type": "application/json"}
     return Exchange("GET", "https://127.0.0.1:8443/api/v1/users/me", 401, {}, None, headers,
@@ -81,7 +81,7 @@ def _bad_exchange() -> Any:
 
 @pytest.fixture
 def fresh_watch(monkeypatch: pytest.MonkeyPatch) -> Any:
-    from support import security_checks
+    from support.domains import security_checks
 
     watch = security_checks.HygieneWatch()
     monkeypatch.setattr(security_checks, "WATCH", watch)
@@ -89,7 +89,7 @@ def fresh_watch(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_after_step_never_fails_a_step_for_a_run_wide_rule(fresh_watch: Any) -> None:
-    from support import run
+    from support.lifecycle import run
 
     fresh_watch(_bad_exchange())
     context = SimpleNamespace(scenario=SimpleNamespace(effective_tags=[]),
@@ -100,8 +100,8 @@ def test_after_step_never_fails_a_step_for_a_run_wide_rule(fresh_watch: Any) -> 
 
 def test_the_end_of_the_run_publishes_rules_to_summary_allure_and_junit(
         fresh_watch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from support import run
-    from support.reporting import RunSummary
+    from support.lifecycle import run
+    from support.lifecycle.reporting import RunSummary
 
     monkeypatch.chdir(tmp_path)
     fresh_watch(_bad_exchange())
@@ -121,7 +121,7 @@ def test_the_end_of_the_run_publishes_rules_to_summary_allure_and_junit(
 
 # -- the verdict decides the exit code ----------------------------------------------------------------------
 def _context(tmp_path: Path, summary: Any, *, selected: int = 1) -> Any:
-    from support import run
+    from support.lifecycle import run
 
     state = run.RunState(settings=SimpleNamespace(security_scan_enabled=True, permiso_require_complete_gate=False))
     state.summary, state.selected = summary, selected
@@ -132,7 +132,7 @@ def _context(tmp_path: Path, summary: Any, *, selected: int = 1) -> Any:
 
 
 def test_fail_run_counts_a_hook_failure_and_raises_only_without_a_runner() -> None:
-    from support import run
+    from support.lifecycle import run
 
     runner = SimpleNamespace(hook_failures=0)
     run.fail_run(SimpleNamespace(_runner=runner))
@@ -143,8 +143,8 @@ def test_fail_run_counts_a_hook_failure_and_raises_only_without_a_runner() -> No
 
 def test_a_run_wide_rule_alone_makes_after_all_fail_the_run_quietly(
         fresh_watch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from support import run
-    from support.reporting import RunSummary
+    from support.lifecycle import run
+    from support.lifecycle.reporting import RunSummary
 
     monkeypatch.chdir(tmp_path)
     fresh_watch(_bad_exchange())
@@ -159,8 +159,8 @@ def test_a_run_wide_rule_alone_makes_after_all_fail_the_run_quietly(
 
 def test_a_release_ready_run_keeps_exit_code_0(fresh_watch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                ) -> None:
-    from support import run
-    from support.reporting import RunSummary
+    from support.lifecycle import run
+    from support.lifecycle.reporting import RunSummary
 
     monkeypatch.chdir(tmp_path)
     summary = RunSummary()
@@ -172,8 +172,8 @@ def test_a_release_ready_run_keeps_exit_code_0(fresh_watch: Any, tmp_path: Path,
 
 def test_nothing_run_writes_not_run_and_fails_the_run(fresh_watch: Any, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from support import run
-    from support.reporting import RunSummary
+    from support.lifecycle import run
+    from support.lifecycle.reporting import RunSummary
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "junit").mkdir()
@@ -187,7 +187,7 @@ def test_nothing_run_writes_not_run_and_fails_the_run(fresh_watch: Any, tmp_path
 
 
 def test_capability_lines_name_only_what_is_missing() -> None:
-    from support.run import capability_lines
+    from support.lifecycle.run import capability_lines
 
     assert capability_lines({"docker": "no engine", "signing_key": None}) == [
         "Capability docker: missing (no engine); @needs.docker scenarios will be skipped"]
@@ -195,7 +195,7 @@ def test_capability_lines_name_only_what_is_missing() -> None:
 
 def test_behavex_main_process_refuses_a_bad_setting_with_one_line_and_exit_2(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from support import parallel
+    from support.lifecycle import parallel
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(parallel, "_behavex_defines", lambda: {"PERMISO_PERF_SAMPLES": "abc"})
@@ -214,7 +214,7 @@ def test_behavex_main_process_refuses_a_bad_setting_with_one_line_and_exit_2(
 
 
 def test_behavex_main_process_empties_allure_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from support import parallel
+    from support.lifecycle import parallel
 
     monkeypatch.chdir(tmp_path)
     results = tmp_path / "allure-results"
