@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from support.lifecycle import parallel, run
+from support.lifecycle import parallel, run, worker
 
 # behavex executes this file once per feature: what needs doing once per process is done once.
-parallel.lighten_feature_runs()
+worker.lighten_feature_runs()
 
 
 def before_all(context):

@@ -35,7 +35,7 @@ from typing import Any
 from behave.model_type import Status
 from behave.reporter.junit import JUnitReporter
 
-from support.lifecycle import parallel
+from support.lifecycle import worker
 
 #: What allure-behave (and support/lifecycle/reporting.py's metadata) writes into the results folder.
 ALLURE_PATTERNS = (
@@ -82,7 +82,7 @@ def empty_folder(folder: Path, patterns: tuple[str, ...]) -> int:
 
 def start_fresh(context: Any) -> int:
     """Empty this run's Allure results and JUnit folders (not in a behavex worker); returns files removed."""
-    if parallel.in_worker(context):
+    if worker.in_worker(context):
         return 0
     removed = sum(empty_folder(folder, ALLURE_PATTERNS) for folder in allure_result_dirs(context))
     junit = junit_dir(context)

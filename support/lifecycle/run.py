@@ -38,15 +38,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from support.lifecycle import parallel, results
-from support.lifecycle.run_summary import (  # also imported from here by behavex's main process and the tests
+from support.lifecycle import results, worker
+from support.lifecycle.run_summary import (
     SUMMARY_PATH,
+    RunNotReleaseReady,
     allure_results_dir,
     capability_lines,
     finish_summary,
     new_summary,
     publish_summary,
     write_metadata,
+)
+from support.lifecycle.selection import (
+    FUZZ_HINT,
+    NOTHING_SELECTED,
+    all_scenarios,
+    fuzz_selected,
+    leave_out_fuzz,
+    mark_deselected_skipped,
+    selected_scenarios,
 )
 from support.lifecycle.signoff import SignoffFileError, policy_for
 from support.lifecycle.target import Target, TargetError, resolve_target
@@ -55,11 +65,6 @@ from support.people.identities import Identities
 from support.wire.admin_session import AdminSession, AdminSignInRefused, ensure_admin
 from support.wire.client import ExchangeLog, PermisoClient, TargetUnreachable
 from support.wire.settings import Settings, SettingsError
-
-
-class RunNotReleaseReady(Exception):
-    """Raised from after_all only when behave's runner cannot be told that the run failed (see `fail_run`)."""
-
 
 
 @dataclass
@@ -155,7 +160,7 @@ def write_not_run(context: Any, reason: str) -> Any:
     """
     from support.lifecycle import reporting
 
-    if parallel.in_worker(context):
+    if worker.in_worker(context):
         return None
     results.start_fresh(context)
     summary = reporting.RunSummary(not_run=reason)
@@ -229,94 +234,9 @@ def _userdata(context: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in dict(context.config.userdata).items()}
 
 
-def all_scenarios(context: Any) -> int | None:
-    """How many scenarios the features behave read hold (selected or not), or None when unknown."""
-    runner = getattr(context, "_runner", None)
-    features = getattr(runner, "features", None)
-    if features is None:
-        return None
-    try:
-        return sum(1 for f in features for _ in f.walk_scenarios())
-    except Exception:
-        return None
-
-
-def selected_scenarios(context: Any) -> int | None:
-    """How many scenarios the tag/name selection picks, or None when behave does not tell us.
-
-    Counting before the target starts lets a misspelled tag fail in a fraction of a second instead of
-    after a server start; after_all still checks what really ran.
-    """
-    runner = getattr(context, "_runner", None)
-    features = getattr(runner, "features", None)
-    if features is None:
-        return None
-    try:
-        return sum(1 for f in features for s in f.walk_scenarios() if s.should_run(context.config))
-    except Exception:
-        return None
-
-
-NOTHING_SELECTED = (
-    "no scenario matched this selection (check the spelling of --tags and the paths given); "
-    "a run that checks nothing must not pass"
-)
-
-
-FUZZ_TAG = "fuzz"
-FUZZ_HINT = "; the @fuzz scenarios run only with --tags=@fuzz or PERMISO_FUZZ_EXAMPLES set"
-
-
-def fuzz_selected(config: Any, settings: Settings) -> bool:
-    """The generated-input scenarios (``@fuzz``) take minutes, so a run includes them only when asked:
-    its tag expression names them, or ``PERMISO_FUZZ_EXAMPLES`` is set (docs/fuzzing.md). Whatever
-    tag expression was given still decides among the scenarios it selects."""
-    if getattr(settings, "permiso_fuzz_examples", None) is not None:
-        return True
-    tags = getattr(config, "tags", None)
-    text = " ".join(map(str, tags)) if isinstance(tags, list | tuple) else str(tags or "")
-    return FUZZ_TAG in text
-
-
-class _WithoutTag:
-    """A behave tag expression that also leaves out one tag (everything else is the original's)."""
-
-    def __init__(self, inner: Any, tag: str) -> None:
-        self.inner, self.tag = inner, tag
-
-    def check(self, tags: Any) -> bool:
-        return self.tag not in {str(t).lstrip("@") for t in tags or ()} and self.inner.check(tags)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-def leave_out_fuzz(config: Any) -> None:
-    """Make the run's selection leave out the ``@fuzz`` scenarios (as if ``and not @fuzz`` were given)."""
-    expression = getattr(config, "tag_expression", None)
-    if expression is not None and not isinstance(expression, _WithoutTag):
-        config.tag_expression = _WithoutTag(expression, FUZZ_TAG)
-
-
-def mark_deselected_skipped(context: Any) -> None:
-    """Mark every scenario the selection leaves out as skipped before the run starts.
-
-    behave marks a left-out scenario skipped only when its feature is reached; an interrupted run leaves
-    those of the features it never reached *untested*, and the summary (which counts them as not
-    selected, hence skipped) would disagree with behave's own line. Marking them up front makes both say
-    skipped, whether the run ends or is cut short.
-    """
-    runner = getattr(context, "_runner", None)
-    for feature in getattr(runner, "features", None) or []:
-        for scenario in feature.walk_scenarios():
-            with contextlib.suppress(Exception):
-                if not scenario.should_run(context.config):
-                    scenario.mark_skipped()
-
-
 def before_all(context: Any) -> None:
     # Under behavex each feature is its own behave run; "nothing selected" is judged run-wide there.
-    if selected_scenarios(context) == 0 and not context.config.dry_run and not parallel.in_worker(context):
+    if selected_scenarios(context) == 0 and not context.config.dry_run and not worker.in_worker(context):
         fail_fast(context, NOTHING_SELECTED)
         return
     try:
@@ -328,7 +248,7 @@ def before_all(context: Any) -> None:
     excuse_accepted_failures()
     if not fuzz_selected(context.config, settings):
         leave_out_fuzz(context.config)
-        if selected_scenarios(context) == 0 and not context.config.dry_run and not parallel.in_worker(context):
+        if selected_scenarios(context) == 0 and not context.config.dry_run and not worker.in_worker(context):
             fail_fast(context, NOTHING_SELECTED + FUZZ_HINT)
             return
     if not context.config.dry_run:
@@ -346,7 +266,7 @@ def before_all(context: Any) -> None:
     if context.config.dry_run:
         return
     _install_sigterm()
-    settings, shared_target = parallel.prepare_worker(context, settings)  # behavex: one shared server
+    settings, shared_target = worker.prepare_worker(context, settings)  # behavex: one shared server
     try:
         target, settings = (shared_target, settings) if shared_target else resolve_target(settings)
     except TargetError as exc:
@@ -354,12 +274,12 @@ def before_all(context: Any) -> None:
         return
     state.target, state.settings = target, settings
     context.target, context.settings = target, settings
-    if not parallel.in_worker(context):  # behavex prints its own progress; once per feature is noise
+    if not worker.in_worker(context):  # behavex prints its own progress; once per feature is noise
         print(f"Target: {target.describe()}")
         if settings.permiso_verbose:  # always in Allure's environment.properties (_write_metadata)
             print(settings.describe())
     admin = PermisoClient(settings, name="administrator")
-    state.admin_session = parallel.admin_session(context)  # behavex: the main process's sign-in
+    state.admin_session = worker.admin_session(context)  # behavex: the main process's sign-in
     try:
         state.admin_session.lend(admin)  # one sign-in for the whole run (support/wire/admin_session.py)
     except TargetUnreachable as exc:
@@ -378,7 +298,7 @@ def before_all(context: Any) -> None:
     from support.domains import security_checks  # local: keeps hook import cheap for --dry-run
     from support.lifecycle import provisioning
 
-    handed = parallel.shared_capabilities(context)  # behavex: probed and provisioned once, in the main process
+    handed = worker.shared_capabilities(context)  # behavex: probed and provisioned once, in the main process
     state.capabilities.update(handed or provisioning.probe_capabilities(settings, target, admin))
     # The hygiene watch (headers, leaks) on every response of the run; adds the auth_rate_limit capability.
     security_checks.install(context)
@@ -387,7 +307,7 @@ def before_all(context: Any) -> None:
     if settings.permiso_people_pool:
         state.pool = lending.start(state)  # throwaway people lent to non-destructive scenarios
     write_metadata(state)
-    if not parallel.in_worker(context):  # under behavex: once, by before_all_workers in the main process
+    if not worker.in_worker(context):  # under behavex: once, by before_all_workers in the main process
         for line in capability_lines(state.capabilities):
             print(line)
     state.summary = new_summary(state)
@@ -494,7 +414,7 @@ def after_all(context: Any) -> None:
     state: RunState | None = getattr(context, "run_state", None)
     if state is None:
         return
-    nothing_selected = state.selected == 0 and not context.config.dry_run and not parallel.in_worker(context)
+    nothing_selected = state.selected == 0 and not context.config.dry_run and not worker.in_worker(context)
     published = None
     try:
         lending.stop(state)
@@ -508,7 +428,7 @@ def after_all(context: Any) -> None:
             print(f"\npermiso-acceptance: {NOTHING_SELECTED}", file=sys.__stderr__ or sys.stderr, flush=True)
         elif state.summary is not None:
             finish_summary(context, state.summary, state.settings)
-            if not parallel.stash_summary(context, state.summary):
+            if not worker.stash_summary(context, state.summary):
                 junit = results.junit_dir(context)
                 publish_summary(state.summary, allure_dir=allure_results_dir(context), junit_dir=junit)
                 published = state.summary

@@ -133,3 +133,7 @@ def publish_summary(summary: Any, *, allure_dir: Path | None = ALLURE_RESULTS,
             write_note_result(allure_dir, note)
     # behave captures what after_all prints; the summary writes past the capture on purpose.
     summary.print_to_console()
+
+
+class RunNotReleaseReady(Exception):
+    """Raised from after_all only when behave's runner cannot be told that the run failed (see `fail_run`)."""

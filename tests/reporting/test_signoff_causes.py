@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from support.checks.causes import FailureCause, PreconditionRefused
-from support.lifecycle import parallel
+from support.lifecycle import parallel, worker
 from support.lifecycle.reporting import RuleRecord, RunSummary, merge_rules, write_rule_junit, write_rule_results
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkYW5hIn0.c2lnbmF0dXJlLXNpZw"
@@ -162,7 +162,7 @@ def test_rules_and_causes_survive_the_behavex_merge(tmp_path: Path, monkeypatch:
     two.record("Tokens", ["@tokens"], "Refresh", ["allure.issue:D28"], "failed", 0.1,
                cause=FailureCause("scenario", "D28: token answers carry no Cache-Control: no-store", "D28"))
     two.rules = [rule(violations=4, checked=10, defect="D9"), rule("no_store", text="Token answers are never cached")]
-    assert parallel.stash_summary(object(), one) and parallel.stash_summary(object(), two)
+    assert worker.stash_summary(object(), one) and worker.stash_summary(object(), two)
     merged = parallel.merge_summaries(parts)
     assert len(merged.records) == 8
     bearer = next(r for r in merged.rules if r.id == "bearer_challenge")
@@ -332,7 +332,7 @@ def test_the_gate_and_the_selection_survive_the_behavex_merge(tmp_path: Path, mo
     two = RunSummary(selected=2, deselected=1, clean_reference=True)
     two.record("Login", ["@auth"], "Signing out", [], "passed", 0.1)
     two.record("Login", ["@auth"], "Signing in", [], "passed", 0.1)
-    assert parallel.stash_summary(object(), one) and parallel.stash_summary(object(), two)
+    assert worker.stash_summary(object(), one) and worker.stash_summary(object(), two)
     merged = parallel.merge_summaries(parts)
     assert (merged.selected, merged.deselected, merged.require_complete_gate, merged.clean_reference) == \
         (18, 4, True, True)

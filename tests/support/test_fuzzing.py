@@ -14,7 +14,7 @@ import pytest
 from support.checks.causes import FINDING, Findings, attribute_failure
 from support.domains import fuzzing
 from support.domains.fuzz_findings import FindingBook, classify, render_request
-from support.lifecycle import run
+from support.lifecycle import selection
 from support.lifecycle.reporting import RunSummary
 from support.wire import redaction
 from support.wire.client import Exchange
@@ -280,12 +280,12 @@ class Expression:
 def test_fuzz_scenarios_run_only_when_asked_for(clean_env: Path) -> None:
     plain = Settings.load({}, env_file=None)
     asked = Settings.load({"PERMISO_FUZZ_EXAMPLES": "2"}, env_file=None)
-    assert run.fuzz_selected(SimpleNamespace(tags=["@fuzz"]), plain)
-    assert not run.fuzz_selected(SimpleNamespace(tags=["@security"]), plain)
-    assert run.fuzz_selected(SimpleNamespace(tags=None), asked)
+    assert selection.fuzz_selected(SimpleNamespace(tags=["@fuzz"]), plain)
+    assert not selection.fuzz_selected(SimpleNamespace(tags=["@security"]), plain)
+    assert selection.fuzz_selected(SimpleNamespace(tags=None), asked)
     config = SimpleNamespace(tag_expression=Expression())
-    run.leave_out_fuzz(config)
-    run.leave_out_fuzz(config)  # idempotent
+    selection.leave_out_fuzz(config)
+    selection.leave_out_fuzz(config)  # idempotent
     assert config.tag_expression.check(["security"]) and not config.tag_expression.check(["security", "fuzz"])
     assert not config.tag_expression.check(["wip"]) and config.tag_expression.to_string() == "not @wip"
 

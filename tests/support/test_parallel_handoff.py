@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from support_testkit import Reply, ScriptedServer
 
-from support.lifecycle import parallel
-from support.lifecycle.run import RunNotReleaseReady
+from support.lifecycle import parallel, worker
+from support.lifecycle.run_summary import RunNotReleaseReady
 
 TOKENS = {"access_token": "handoff-access-token-1", "token_type": "Bearer", "expires_in": 900,
           "refresh_token": "handoff-refresh-token-1", "scope": "admin:system", "session_id": "s-1"}
 
 
 def _worker_context(data: dict[str, Any]) -> Any:
-    return SimpleNamespace(config=SimpleNamespace(userdata={"worker_id": "1"}), **{parallel.SHARED_KEY: data})
+    return SimpleNamespace(config=SimpleNamespace(userdata={"worker_id": "1"}), **{worker.SHARED_KEY: data})
 
 
 def test_set_up_once_in_the_main_process_and_handed_to_workers(
@@ -34,18 +34,18 @@ def test_set_up_once_in_the_main_process_and_handed_to_workers(
     monkeypatch.setitem(sys.modules, "behavex", sys.modules.get("behavex") or SimpleNamespace())
     main = SimpleNamespace()
     parallel.before_all_workers(main)
-    data = getattr(main, parallel.SHARED_KEY)
+    data = getattr(main, worker.SHARED_KEY)
     sign_ins = len(server.hits("POST", "/api/v1/auth/token"))
     assert sign_ins == 2  # the administrator, and the configured user's probe
     assert data["capabilities"]["admin"] is None and "docker" in data["capabilities"]
 
     for _ in range(3):  # three features in workers: no sign-in, no probe, no provisioning of their own
-        worker = _worker_context(data)
-        session = parallel.admin_session(worker)
+        feature = _worker_context(data)
+        session = worker.admin_session(feature)
         assert session.fresh and session.token == TOKENS["access_token"] and session.borrowed
-        assert parallel.shared_capabilities(worker) == data["capabilities"]
+        assert worker.shared_capabilities(feature) == data["capabilities"]
     assert len(server.hits("POST", "/api/v1/auth/token")) == sign_ins
-    assert parallel.shared_capabilities(SimpleNamespace(config=SimpleNamespace(userdata={}))) is None
+    assert worker.shared_capabilities(SimpleNamespace(config=SimpleNamespace(userdata={}))) is None
 
     revoked = len(server.hits("POST", "/api/v1/auth/revoke"))
     with pytest.raises(RunNotReleaseReady):  # no worker ran a scenario: nothing selected

@@ -1,4 +1,4 @@
-"""What behavex repeats per feature and need not (support/lifecycle/parallel.py ``lighten_feature_runs``), and the
+"""What behavex repeats per feature and need not (support/lifecycle/worker.py ``lighten_feature_runs``), and the
 process's one pool of HTTPS connections (support/wire/client.py ``process_connections``).
 
 behavex runs every feature as a new behave ``Runner`` in the same worker process. The tests run two
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from support.lifecycle import parallel
+from support.lifecycle import worker
 from support.wire import client as client_module
 from support.wire.client import PermisoClient, close_process_connections, process_connections
 from support.wire.settings import Settings
@@ -62,8 +62,8 @@ def _run_feature_as_behavex_does(folder: Path) -> bool:
 
 
 def test_step_modules_are_executed_once_per_process(fresh_behave: Path) -> None:
-    parallel.load_step_definitions_once()
-    parallel.load_step_definitions_once()  # idempotent: environment.py calls it for every feature
+    worker.load_step_definitions_once()
+    worker.load_step_definitions_once()  # idempotent: environment.py calls it for every feature
     assert _run_feature_as_behavex_does(fresh_behave)
     assert _run_feature_as_behavex_does(fresh_behave)  # the second feature still finds its steps
     assert (fresh_behave / "loads.txt").read_text() == "x"
@@ -78,7 +78,7 @@ def test_without_it_every_feature_executes_the_step_modules_again(fresh_behave: 
 def test_an_emptied_registry_is_loaded_again(fresh_behave: Path) -> None:
     from behave import step_registry
 
-    parallel.load_step_definitions_once()
+    worker.load_step_definitions_once()
     assert _run_feature_as_behavex_does(fresh_behave)
     for definitions in step_registry.registry.steps.values():
         definitions.clear()
@@ -95,8 +95,8 @@ def test_one_pass_cleaning_equals_behavex_per_character_cleaning() -> None:
                      for c in range(start + 0xFFF0, start + 0x10000))
     sample = "\x1b[31mred\x1b[0m \u201cquoted\u201d ]]> \x00\x0b\x7f\x85\ufdd0 caf\u00e9 \U0001f600"
     for text in (every_bmp_character, planes, sample, ""):
-        assert parallel.clean_xml_text(text) == clean_invalid_xml_chars(text)
-    assert parallel.clean_xml_text(sample.encode()) == clean_invalid_xml_chars(sample.encode())
+        assert worker.clean_xml_text(text) == clean_invalid_xml_chars(text)
+    assert worker.clean_xml_text(sample.encode()) == clean_invalid_xml_chars(sample.encode())
 
 
 def test_behavex_junit_template_gets_the_one_pass_filter(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,8 +105,8 @@ def test_behavex_junit_template_gets_the_one_pass_filter(monkeypatch: pytest.Mon
     original = jinja_mgr.clean_invalid_xml_chars
     monkeypatch.setattr(jinja_mgr, "clean_invalid_xml_chars", original)
     monkeypatch.delattr(jinja_mgr, "_permiso_one_pass", raising=False)
-    parallel.clean_junit_text_in_one_pass()
-    parallel.clean_junit_text_in_one_pass()
+    worker.clean_junit_text_in_one_pass()
+    worker.clean_junit_text_in_one_pass()
     replaced = jinja_mgr.clean_invalid_xml_chars
     assert replaced is not original
     assert replaced("a\x01b\u201c") == original("a\x01b\u201c") == 'a b"'

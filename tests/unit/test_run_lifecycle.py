@@ -100,7 +100,7 @@ def test_after_step_never_fails_a_step_for_a_run_wide_rule(fresh_watch: Any) -> 
 
 def test_the_end_of_the_run_publishes_rules_to_summary_allure_and_junit(
         fresh_watch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from support.lifecycle import run
+    from support.lifecycle import run_summary
     from support.lifecycle.reporting import RunSummary
 
     monkeypatch.chdir(tmp_path)
@@ -108,10 +108,10 @@ def test_the_end_of_the_run_publishes_rules_to_summary_allure_and_junit(
     summary = RunSummary()
     summary.record("F", ["@auth"], "S", [], "passed", 0.1)
     context = SimpleNamespace(_runner=SimpleNamespace(aborted=False, formatters=[]))
-    run.finish_summary(context, summary, SimpleNamespace(security_scan_enabled=True))
+    run_summary.finish_summary(context, summary, SimpleNamespace(security_scan_enabled=True))
     assert fresh_watch.tallies["bearer_challenge"].checked == 0, "the watch starts afresh after a run"
     assert "1 run-wide rule broken" in summary.verdict
-    run.publish_summary(summary, allure_dir=tmp_path / "allure-results", junit_dir=tmp_path / "junit")
+    run_summary.publish_summary(summary, allure_dir=tmp_path / "allure-results", junit_dir=tmp_path / "junit")
     data = json.loads((tmp_path / "reports" / "signoff-summary.json").read_text())
     assert data["causes"][0]["kind"] == "rule" and data["causes"][0]["defect"] == "D9"
     assert len(list((tmp_path / "allure-results").glob("*-result.json"))) == len(data["rules"])
@@ -132,12 +132,12 @@ def _context(tmp_path: Path, summary: Any, *, selected: int = 1) -> Any:
 
 
 def test_fail_run_counts_a_hook_failure_and_raises_only_without_a_runner() -> None:
-    from support.lifecycle import run
+    from support.lifecycle import run, run_summary
 
     runner = SimpleNamespace(hook_failures=0)
     run.fail_run(SimpleNamespace(_runner=runner))
     assert runner.hook_failures == 1
-    with pytest.raises(run.RunNotReleaseReady):
+    with pytest.raises(run_summary.RunNotReleaseReady):
         run.fail_run(SimpleNamespace())
 
 
@@ -187,7 +187,7 @@ def test_nothing_run_writes_not_run_and_fails_the_run(fresh_watch: Any, tmp_path
 
 
 def test_capability_lines_name_only_what_is_missing() -> None:
-    from support.lifecycle.run import capability_lines
+    from support.lifecycle.run_summary import capability_lines
 
     assert capability_lines({"docker": "no engine", "signing_key": None}) == [
         "Capability docker: missing (no engine); @needs.docker scenarios will be skipped"]
@@ -214,7 +214,7 @@ def test_behavex_main_process_refuses_a_bad_setting_with_one_line_and_exit_2(
 
 
 def test_behavex_main_process_empties_allure_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from support.lifecycle import parallel
+    from support.lifecycle import parallel, worker
 
     monkeypatch.chdir(tmp_path)
     results = tmp_path / "allure-results"
@@ -229,7 +229,7 @@ def test_behavex_main_process_empties_allure_results(tmp_path: Path, monkeypatch
     parallel.before_all_workers(context)
     try:
         assert sorted(p.name for p in results.iterdir()) == ["notes.txt"]
-        assert getattr(context, parallel.SHARED_KEY)["run_id"]
+        assert getattr(context, worker.SHARED_KEY)["run_id"]
     finally:
         parallel._parts_dir.cleanup()
         parallel._parts_dir = None
