@@ -6,7 +6,8 @@ Contract parts: A.2 (guards: 401 with a Bearer challenge without a valid sign-in
 signed-in caller without the right; service tokens refused by the user guard), A.6 (self-or-admin
 user routes; `is_active`, `is_verified`, `role_ids` only for an administrator), A.7-A.10 (the
 administrative routes), A.9 (another user's session: 403 `access_denied`). Part C: D1, D15, D18.
-The endpoint catalogue and the matchers live in `support.domains.admin_flows`.
+The endpoint catalogue lives in `support.domains.admin_catalogue`, the callers who try each function in
+`support.domains.admin_callers`, the matchers in `support.domains.admin_matchers`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from hamcrest import assert_that, equal_to, has_item, is_not
 from parse import with_pattern
 
 from support.checks.matchers import has_status, is_bearer_refusal, is_user_json
-from support.domains import admin_flows
+from support.domains import admin_callers, admin_flows, admin_matchers
 from support.people import flows
 from support.people.actors import actor
-from support.people.identities import Identity, require
+from support.people.identities import Identity, items_of_body, require
 
 
 @with_pattern(r"read|change|end|renew|delete")
@@ -57,7 +58,7 @@ def _identity(context: Any, who: str) -> Identity:
 # ---------------------------------------------------------------------------------------- function level
 @when("a visitor, Dana, a service client and the administrator each try to {function}")
 def when_each_caller_tries_function(context: Any, function: str) -> None:
-    admin_flows.attempt_by_each_caller(context, function)
+    admin_callers.attempt_by_each_caller(context, function)
 
 
 def _attempt(context: Any, who: str) -> Any:
@@ -73,7 +74,7 @@ def then_visitor_refused_not_signed_in(context: Any) -> None:
 
 @then("Dana is refused as not allowed")
 def then_dana_refused_not_allowed(context: Any) -> None:
-    assert_that(_attempt(context, "Dana"), admin_flows.refused_as_not_allowed())
+    assert_that(_attempt(context, "Dana"), admin_matchers.refused_as_not_allowed())
 
 
 @then("the service client is refused as not signed in")
@@ -83,7 +84,7 @@ def then_service_client_refused_not_signed_in(context: Any) -> None:
 
 @then("the service client is refused as not allowed")
 def then_service_client_refused_not_allowed(context: Any) -> None:
-    assert_that(_attempt(context, "a service client"), admin_flows.refused_as_not_allowed())
+    assert_that(_attempt(context, "a service client"), admin_matchers.refused_as_not_allowed())
 
 
 @then("the administrator's request is carried out")
@@ -91,7 +92,7 @@ def then_administrators_request_carried_out(context: Any) -> None:
     refusal = admin_flows.admin_book(context).admin_refusal
     if refusal is not None:  # the throwaway the administrator's call needs was refused: say so
         raise refusal
-    assert_that(_attempt(context, "the administrator"), admin_flows.a_success())
+    assert_that(_attempt(context, "the administrator"), admin_matchers.a_success())
 
 
 # ---------------------------------------------------------------------------------------- object level
@@ -119,7 +120,7 @@ def when_person_tries_to_act_on_anothers(context: Any, who: str, action: str, ot
 def then_persons_attempt_refused(context: Any, who: str) -> None:
     attempt = admin_flows.admin_book(context).attempt
     assert attempt is not None, f"{who} made no attempt"
-    assert_that(attempt, admin_flows.refused_as_not_allowed())
+    assert_that(attempt, admin_matchers.refused_as_not_allowed())
 
 
 @then("{other:Who}'s {thing:BolaThing} is untouched")
@@ -140,8 +141,8 @@ def then_persons_thing_untouched(context: Any, other: str, thing: str) -> None:
         assert_that(fresh.sign_in(identity.username, identity.password), has_status(200))
     if thing == "session":
         assert_that(victim.client.me(), flows.accepted_for(identity.username))
-        before_sessions = admin_flows.items_of_body(book.noted.get("victim_sessions"), "sessions")
-        after_sessions = admin_flows.items_of(victim.client.list_sessions(), "sessions")
+        before_sessions = items_of_body(book.noted.get("victim_sessions"), "sessions")
+        after_sessions = admin_matchers.items_of(victim.client.list_sessions(), "sessions")
         assert_that(admin_flows.expiries(after_sessions), equal_to(admin_flows.expiries(before_sessions)),
                     f"{other}'s sessions changed")
 
@@ -153,7 +154,7 @@ def then_person_can_act_on_own(context: Any, who: str, action: str, their: str, 
     assert isinstance(identity, Identity)
     answer = admin_flows.act_on_account(context, someone.client, action, thing, identity,
                                         someone.client.session_id, own=True)
-    assert_that(answer, admin_flows.a_success())
+    assert_that(answer, admin_matchers.a_success())
 
 
 @when("{who:Who} lists {their:Their} sessions")
@@ -165,14 +166,14 @@ def when_person_lists_sessions(context: Any, who: str, their: str) -> None:
 def then_current_session_among_them(context: Any, who: str) -> None:
     someone = flows.person(context, who)
     assert_that(context.response, has_status(200))
-    ids = [s.get("session_id") for s in admin_flows.items_of(context.response, "sessions")]
+    ids = [s.get("session_id") for s in admin_matchers.items_of(context.response, "sessions")]
     assert_that(ids, has_item(someone.client.session_id))
 
 
 @then("none of {other:Who}'s sessions is among them")
 def then_none_of_others_sessions(context: Any, other: str) -> None:
     victim = flows.person(context, other)
-    ids = [s.get("session_id") for s in admin_flows.items_of(context.response, "sessions")]
+    ids = [s.get("session_id") for s in admin_matchers.items_of(context.response, "sessions")]
     assert_that(ids, is_not(has_item(victim.client.session_id)))
 
 
@@ -210,9 +211,9 @@ def then_person_can_still_change_bio(context: Any, who: str, their: str) -> None
 # ---------------------------------------------------------------------------------------- availability
 @when("{caller:Caller} uses {function:Endpoint}")
 def when_caller_uses_function(context: Any, caller: str, function: str) -> None:
-    context.response = admin_flows.availability_call(context, caller, function)
+    context.response = admin_callers.availability_call(context, caller, function)
 
 
 @then('the endpoint answers without "not found" and without a server error')
 def then_endpoint_answers(context: Any) -> None:
-    assert_that(context.response, admin_flows.an_answer_from_the_endpoint())
+    assert_that(context.response, admin_matchers.an_answer_from_the_endpoint())

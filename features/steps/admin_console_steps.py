@@ -17,7 +17,7 @@ from typing import Any
 from behave import then, when
 from hamcrest import assert_that, greater_than_or_equal_to, has_entries, has_item, is_in
 
-from support.domains import admin_flows
+from support.domains import admin_matchers
 from support.people import flows
 from support.people.identities import Identity
 from support.wire.client import ApiResponse, PermisoClient
@@ -43,18 +43,18 @@ def when_administrator_opens_page(context: Any, page: str) -> None:
 
 @then("the answer has the parts {parts}")
 def then_answer_has_parts(context: Any, parts: str) -> None:
-    assert_that(context.response, admin_flows.has_parts(*admin_flows.words(parts)))
+    assert_that(context.response, admin_matchers.has_parts(*admin_matchers.words(parts)))
 
 
 @then("Permiso reports itself healthy or degraded")
 def then_reports_healthy_or_degraded(context: Any) -> None:
-    assert_that(context.response, admin_flows.has_parts("status", "timestamp", "components", "metrics"))
+    assert_that(context.response, admin_matchers.has_parts("status", "timestamp", "components", "metrics"))
     assert_that(context.response.body["status"], is_in(["healthy", "degraded"]))
 
 
 @then("the health names the database, the cache and the token service")
 def then_health_names_components(context: Any) -> None:
-    assert_that(context.response, admin_flows.has_parts("components"))
+    assert_that(context.response, admin_matchers.has_parts("components"))
     components = context.response.body["components"]
     for name in ("database", "redis", "jwt_service"):
         assert name in components, f"no {name} component"
@@ -65,7 +65,7 @@ def then_failed_sign_in_among_events(context: Any, who: str) -> None:
     identity = flows.person(context, who).identity
     assert isinstance(identity, Identity)
     answer = context.identities.admin.security_events(hours=1, per_page=100)
-    assert_that(answer, admin_flows.a_failed_sign_in_event_for(identity.username))
+    assert_that(answer, admin_matchers.a_failed_sign_in_event_for(identity.username))
 
 
 @then("the audit activity shows the creation of {who}'s account")
@@ -73,15 +73,15 @@ def then_audit_shows_creation(context: Any, who: str) -> None:
     identity = flows.person(context, who).identity
     assert isinstance(identity, Identity)
     answer = context.identities.admin.audit_activity(hours=1, per_page=100)
-    assert_that(answer, admin_flows.has_parts("activities"))
-    touched = [a.get("resource_id") for a in admin_flows.items_of(answer, "activities")
+    assert_that(answer, admin_matchers.has_parts("activities"))
+    touched = [a.get("resource_id") for a in admin_matchers.items_of(answer, "activities")
                if "creat" in str(a.get("action", ""))]
     assert_that(touched, has_item(identity.id))
 
 
 @then("the dashboard counts at least one user and one active session")
 def then_dashboard_counts(context: Any) -> None:
-    assert_that(context.response, admin_flows.has_parts("users", "authentication"))
+    assert_that(context.response, admin_matchers.has_parts("users", "authentication"))
     body = context.response.body
     assert_that(body["users"], has_entries(total=greater_than_or_equal_to(1)))
     assert_that(body["authentication"], has_entries(active_sessions=greater_than_or_equal_to(1)))
@@ -94,13 +94,13 @@ def when_administrator_asks_usage_report(context: Any, days: int) -> None:
 
 @then("the report covers {days:d} days")
 def then_report_covers_days(context: Any, days: int) -> None:
-    assert_that(context.response, admin_flows.has_parts("period", "users", "authentication"))
+    assert_that(context.response, admin_matchers.has_parts("period", "users", "authentication"))
     assert_that(context.response.body["period"], has_entries(days=days))
 
 
 @then("the usage report of the last {days:d} days is available")
 def then_usage_report_available(context: Any, days: int) -> None:
-    assert_that(context.identities.admin.usage_report(days), admin_flows.has_parts("period"))
+    assert_that(context.identities.admin.usage_report(days), admin_matchers.has_parts("period"))
 
 
 

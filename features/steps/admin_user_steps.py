@@ -25,7 +25,7 @@ from support.checks.matchers import (
     is_user_json,
     is_validation_error,
 )
-from support.domains import admin_flows
+from support.domains import admin_flows, admin_matchers, registration
 from support.people import flows
 from support.people.actors import actor, anonymous
 from support.people.identities import Identity, generate_password, require
@@ -89,13 +89,13 @@ def when_administrator_searches_accounts(context: Any, who: str, clue: str) -> N
 
 @then("{who:Who} is among the accounts found")
 def then_person_among_accounts_found(context: Any, who: str) -> None:
-    assert_that(context.response, admin_flows.a_page_of("users"))
-    assert_that(context.response, admin_flows.lists_username(_identity(context, who).username))
+    assert_that(context.response, admin_matchers.a_page_of("users"))
+    assert_that(context.response, admin_matchers.lists_username(_identity(context, who).username))
 
 
 @then("{who:Who} is not among the accounts found")
 def then_person_not_among_accounts_found(context: Any, who: str) -> None:
-    assert_that(context.response, admin_flows.lacks_username(_identity(context, who).username))
+    assert_that(context.response, admin_matchers.lacks_username(_identity(context, who).username))
 
 
 @given("the administrator has disabled {who:Who}'s account")
@@ -122,11 +122,11 @@ def when_administrator_lists_accounts_paged(context: Any, size: int) -> None:
 def then_pages_add_up(context: Any, size: int) -> None:
     first, second = admin_flows.admin_book(context).noted["pages"]
     for page in (first, second):
-        assert_that(page, admin_flows.a_page_of("users", size))
+        assert_that(page, admin_matchers.a_page_of("users", size))
     assert first.body["total"] >= 2, "at least the two accounts of this scenario are found"
     assert_that(first.body["pages"], equal_to(first.body["total"]))
-    names = [u["username"] for u in admin_flows.items_of(first, "users")]
-    assert_that(second, admin_flows.lacks_username(names[0]))
+    names = [u["username"] for u in admin_matchers.items_of(first, "users")]
+    assert_that(second, admin_matchers.lacks_username(names[0]))
 
 
 # ---------------------------------------------------------------------------------------- changing
@@ -188,7 +188,7 @@ def when_administrator_creates_duplicate(context: Any, who: str, field: str) -> 
 @then("the registration is refused as a conflict")
 @then("the deletion is refused as a conflict")
 def then_refused_as_conflict(context: Any) -> None:
-    assert_that(context.response, admin_flows.a_conflict())
+    assert_that(context.response, admin_matchers.a_conflict())
 
 
 def _admin_creates_variant(context: Any, **changes: Any) -> None:
@@ -222,7 +222,7 @@ def given_administrator_noted_user_statistics(context: Any) -> None:
 def then_user_statistics_count_one_more(context: Any) -> None:
     before = admin_flows.admin_book(context).noted["user_stats"]
     assert_that(ensure_admin(context).user_stats(),
-                admin_flows.grew_by_at_least(before, ("total_users", "active_users")))
+                admin_matchers.grew_by_at_least(before, ("total_users", "active_users")))
 
 
 # ---------------------------------------------------------------------------------------- no secrets
@@ -242,8 +242,8 @@ def then_account_without_password(context: Any) -> None:
 def then_account_list_without_password(context: Any, who: str) -> None:
     identity = _identity(context, who)
     answer = ensure_admin(context).list_users(search=identity.username)
-    assert_that(answer, admin_flows.lists_username(identity.username))
-    for user in admin_flows.items_of(answer, "users"):
+    assert_that(answer, admin_matchers.lists_username(identity.username))
+    for user in admin_matchers.items_of(answer, "users"):
         assert_that(user, is_user_json())
 
 
@@ -326,7 +326,7 @@ def _register(context: Any, body: dict[str, Any]) -> None:
     admin_flows.admin_book(context).attempted = body
     answer = anonymous(context, "a newcomer").client.register(**body)
     admin_flows.track_created(context, "user", answer)
-    reason = admin_flows.registration_budget_spent(answer)
+    reason = registration.registration_budget_spent(answer)
     if reason:
         context.scenario.skip(reason)
     context.response = answer
@@ -396,20 +396,20 @@ def then_admin_creates_at_domain(context: Any, domain: str) -> None:
 
 @when("newcomers keep registering from the same address until the limit answers")
 def when_newcomers_register_until_limited(context: Any) -> None:
-    admin_flows.admin_book(context).noted["registrations"] = admin_flows.newcomers_register_until_limited(context)
+    admin_flows.admin_book(context).noted["registrations"] = registration.newcomers_register_until_limited(context)
 
 
 @then("the registration is refused as rate_limit_exceeded")
 def then_registration_refused_by_limit(context: Any) -> None:
     # Retry-After on every 429 is a rule of its own (headers_and_hygiene), not this scenario's (D9)
-    run: admin_flows.RegistrationRun = admin_flows.admin_book(context).noted["registrations"]
+    run: registration.RegistrationRun = admin_flows.admin_book(context).noted["registrations"]
     assert run.refusal is not None, run.summary()
-    assert_that(run.refusal, admin_flows.refused_by_the_registration_limit(retry_after=False))
+    assert_that(run.refusal, admin_matchers.refused_by_the_registration_limit(retry_after=False))
 
 
 @then("the newcomers who registered before the limit can sign in")
 def then_registered_newcomers_can_sign_in(context: Any) -> None:
-    run: admin_flows.RegistrationRun = admin_flows.admin_book(context).noted["registrations"]
+    run: registration.RegistrationRun = admin_flows.admin_book(context).noted["registrations"]
     if run.budget_was_spent:
         print(run.summary())
         return

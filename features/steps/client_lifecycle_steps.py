@@ -17,7 +17,7 @@ from behave import given, then, when
 from hamcrest import all_of, assert_that, has_entries
 
 from support.checks.matchers import has_status, is_named_error, is_oauth_error, is_token_response
-from support.domains import admin_flows
+from support.domains import admin_flows, admin_matchers
 from support.people import flows
 from support.people.actors import Actor
 from support.people.identities import ServiceIdentity, ensure_not_protected, unique_client_id
@@ -67,7 +67,7 @@ def then_answer_shows_secret_once(context: Any) -> None:
     assert_that(context.response, has_status(201))
     secret = context.response.get("client_secret")
     assert isinstance(secret, str) and len(secret) >= 16, "no usable client_secret in the answer"
-    assert_that(context.response.get("client"), admin_flows.without_secret(secret))
+    assert_that(context.response.get("client"), admin_matchers.without_secret(secret))
 
 
 @then("neither the client's details nor the client list show the secret")
@@ -75,9 +75,9 @@ def then_details_and_list_hide_secret(context: Any) -> None:
     credentials = _credentials(context)
     admin = context.identities.admin
     details = admin.get_client(credentials.client_id)
-    assert_that(details, all_of(has_status(200), admin_flows.without_secret(credentials.secret)))
+    assert_that(details, all_of(has_status(200), admin_matchers.without_secret(credentials.secret)))
     listing = admin.list_clients(per_page=100)
-    assert_that(listing, all_of(admin_flows.a_page_of("clients"), admin_flows.without_secret(credentials.secret)))
+    assert_that(listing, all_of(admin_matchers.a_page_of("clients"), admin_matchers.without_secret(credentials.secret)))
 
 
 @then("the client gets a token with that secret")
@@ -124,7 +124,7 @@ def then_rotation_refused(context: Any) -> None:
 @given("the administrator has given the client the scopes {phrase}")
 def given_administrator_has_set_client_scopes(context: Any, phrase: str) -> None:
     credentials = _credentials(context)
-    ids = [context.identities.scope_id(name) for name in admin_flows.words(phrase)]
+    ids = [context.identities.scope_id(name) for name in admin_matchers.words(phrase)]
     assert_that(context.identities.admin.set_client_scopes(credentials.client_id, ids), has_status(200))
 
 

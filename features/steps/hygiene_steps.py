@@ -31,7 +31,7 @@ from support.checks.matchers import (
     has_security_headers,
     has_status,
 )
-from support.domains import admin_flows, security_checks
+from support.domains import admin_flows, registration, security_checks
 from support.people import flows
 from support.people.actors import service_actor
 from support.people.identities import require
@@ -94,12 +94,12 @@ def then_refusal_says_how_to_authenticate(context: Any) -> None:
 # ---------------------------------------------------------------------------------------- Retry-After
 @when("newcomers register from the same address until the hourly limit answers")
 def when_newcomers_register_until_hourly_limit(context: Any) -> None:
-    context.registrations = admin_flows.newcomers_register_until_limited(context)
+    context.registrations = registration.newcomers_register_until_limited(context)
 
 
 @then("the limit's refusal says when to retry")
 def then_limit_refusal_says_when_to_retry(context: Any) -> None:
-    run: admin_flows.RegistrationRun = context.registrations
+    run: registration.RegistrationRun = context.registrations
     assert run.refusal is not None and run.refusal.status == 429, \
         f"no registration met the hourly limit, so there is no refusal to judge: {run.summary()}"
     assert_that(run.refusal, has_retry_after())

@@ -15,7 +15,7 @@ from behave import given, register_type, then, when
 from hamcrest import assert_that, contains_inanyorder, equal_to, has_item, has_items, is_not
 
 from support.checks.matchers import has_status, is_jwt_with_claims, is_token_response
-from support.domains import admin_flows
+from support.domains import admin_flows, admin_matchers
 from support.people import flows
 from support.people.actors import actor
 from support.people.identities import Identity
@@ -30,7 +30,7 @@ def _identity(context: Any, who: str) -> Identity:
 
 
 def _quoted(phrase: str) -> list[str]:
-    return admin_flows.words(phrase)
+    return admin_matchers.words(phrase)
 
 
 # ---------------------------------------------------------------------------------------- roles reach tokens
@@ -93,13 +93,13 @@ def then_new_token_lacks_scope(context: Any, who: str, scope: str) -> None:
 @given("{who:Who} may read the session statistics")
 @then("{who:Who} may read the session statistics")
 def then_person_may_read_session_stats(context: Any, who: str) -> None:
-    assert_that(flows.person(context, who).client.session_stats(), admin_flows.a_success())
+    assert_that(flows.person(context, who).client.session_stats(), admin_matchers.a_success())
 
 
 @given("{who:Who} may not read the session statistics")
 @then("{who:Who} may not read the session statistics")
 def then_person_may_not_read_session_stats(context: Any, who: str) -> None:
-    assert_that(flows.person(context, who).client.session_stats(), admin_flows.refused_as_not_allowed())
+    assert_that(flows.person(context, who).client.session_stats(), admin_matchers.refused_as_not_allowed())
 
 
 # ---------------------------------------------------------------------------------------- permission checks
@@ -113,7 +113,7 @@ def when_administrator_checks_permission(context: Any, who: str, action: str, wo
 @then("the answer is that she is {answer}")
 @then("the answer is that he is {answer}")
 def then_permission_answer(context: Any, answer: str) -> None:
-    assert_that(context.response, admin_flows.a_permission_answer(answer == "allowed"))
+    assert_that(context.response, admin_matchers.a_permission_answer(answer == "allowed"))
 
 
 @when("the administrator checks these permissions of {who:Who} at once")
@@ -129,10 +129,10 @@ def when_administrator_checks_bulk(context: Any, who: str) -> None:
 def then_each_permission_as_listed(context: Any) -> None:
     assert_that(context.response, has_status(200))
     rows = admin_flows.admin_book(context).noted["bulk"]
-    results = admin_flows.items_of(context.response, "results")
+    results = admin_matchers.items_of(context.response, "results")
     assert_that(len(results), equal_to(len(rows)), "one result per permission asked")
     for row, result in zip(rows, results, strict=True):
-        assert_that(result, admin_flows.a_permission_answer(row["answer"] == "allowed"))
+        assert_that(result, admin_matchers.a_permission_answer(row["answer"] == "allowed"))
 
 
 @then("the answer lists {who:Who}'s roles and scopes")
@@ -164,7 +164,7 @@ def when_administrator_looks_up_role(context: Any, name: str) -> None:
 @then("the role grants at least {scopes}")
 def then_role_grants_at_least(context: Any, scopes: str) -> None:
     assert_that(context.response, has_status(200))
-    assert_that(admin_flows.scope_names_of_role(context.response.body), has_items(*_quoted(scopes)))
+    assert_that(admin_matchers.scope_names_of_role(context.response.body), has_items(*_quoted(scopes)))
 
 
 # ---------------------------------------------------------------------------------------- roles in use
@@ -193,7 +193,7 @@ def when_administrator_creates_scope_and_role(context: Any, word: str) -> None:
 def then_role_shown_with_scope(context: Any, word: str) -> None:
     answer = context.identities.admin.get_role(_new_role(context).id)
     assert_that(answer, has_status(200))
-    assert_that(admin_flows.scope_names_of_role(answer.body),
+    assert_that(admin_matchers.scope_names_of_role(answer.body),
                 equal_to([f"read:{admin_flows.unique_resource(context, word)}"]))
 
 
@@ -207,4 +207,4 @@ def then_administrator_can_replace_role_scopes(context: Any, scope: str) -> None
 def then_role_shown_with_exactly(context: Any, scope: str) -> None:
     answer = context.identities.admin.get_role(_new_role(context).id)
     assert_that(answer, has_status(200))
-    assert_that(admin_flows.scope_names_of_role(answer.body), equal_to([scope]))
+    assert_that(admin_matchers.scope_names_of_role(answer.body), equal_to([scope]))

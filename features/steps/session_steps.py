@@ -17,7 +17,7 @@ from behave import given, register_type, then, when
 from hamcrest import assert_that, greater_than_or_equal_to, has_entries, instance_of
 
 from support.checks.matchers import has_json_fields, has_status, is_named_error, is_uuid
-from support.domains import admin_flows
+from support.domains import admin_flows, admin_matchers
 from support.people import flows
 from support.people.identities import require
 
@@ -26,7 +26,7 @@ register_type(Who=flows.parse_who, Their=flows.parse_their, Device=flows.parse_d
 
 def _current_session(context: Any, who: str) -> dict[str, Any]:
     someone = flows.person(context, who)
-    for session in admin_flows.items_of(someone.client.list_sessions(), "sessions"):
+    for session in admin_matchers.items_of(someone.client.list_sessions(), "sessions"):
         if session.get("session_id") == someone.client.session_id:
             return dict(session)
     raise AssertionError(f"{who}'s current session is not in her list of sessions")
@@ -35,13 +35,13 @@ def _current_session(context: Any, who: str) -> dict[str, Any]:
 @then("the session names {who:Who}'s user id and when it expires")
 def then_session_names_user_and_expiry(context: Any, who: str) -> None:
     someone = flows.person(context, who)
-    session = next((s for s in admin_flows.items_of(context.response, "sessions")
+    session = next((s for s in admin_matchers.items_of(context.response, "sessions")
                     if s.get("session_id") == someone.client.session_id), None)
     assert session is not None, f"{who}'s current session is not among her sessions"
     assert_that(session.get("user_id"), is_uuid())
     assert_that(session, has_entries(user_id=getattr(someone.identity, "id", None),
                                      expires_at=instance_of(str)))
-    assert admin_flows.timestamp(session["expires_at"]) is not None, "expires_at is not ISO-8601"
+    assert admin_matchers.timestamp(session["expires_at"]) is not None, "expires_at is not ISO-8601"
 
 
 @when("{who:Who} renews {their:Their} current session")
@@ -55,9 +55,9 @@ def when_person_renews_session(context: Any, who: str, their: str) -> None:
 def then_session_expires_later(context: Any) -> None:
     before = admin_flows.admin_book(context).noted["expires_before"]
     assert_that(context.response, has_json_fields("message", "session_id", "expires_at"))
-    assert_that(context.response.body["expires_at"], admin_flows.later_than(before))
+    assert_that(context.response.body["expires_at"], admin_matchers.later_than(before))
     who = flows.notebook(context).last_actor or "she"
-    assert_that(_current_session(context, who)["expires_at"], admin_flows.later_than(before))
+    assert_that(_current_session(context, who)["expires_at"], admin_matchers.later_than(before))
 
 
 @when("{who:Who} ends {their:Their} {device:Device}'s session from {their2:Their} {other:Device}")
