@@ -11,17 +11,9 @@ from pathlib import Path
 import pytest
 
 from permiso_acceptance.fault_map import FaultMapError, Selection, load_fault_map, parse_fault_map
-from permiso_acceptance.sensitivity import (
-    FaultResult,
-    Report,
-    RunOutcome,
-    RunRequest,
-    behave_argv,
-    render_markdown,
-    render_table,
-    report_json,
-    run_sensitivity,
-)
+from permiso_acceptance.sensitivity_behave import RunOutcome, RunRequest, behave_argv
+from permiso_acceptance.sensitivity_orchestration import run_sensitivity
+from permiso_acceptance.sensitivity_report import FaultResult, Report, render_markdown, render_table, report_json
 from tests.sensitivity.conftest import two_domain_features
 
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from permiso_acceptance.fault_map import parse_fault_map
-from permiso_acceptance.sensitivity import RunOutcome, RunRequest, run_sensitivity
+from permiso_acceptance.sensitivity_behave import RunOutcome, RunRequest
+from permiso_acceptance.sensitivity_orchestration import run_sensitivity
 
 MAP = parse_fault_map(
     "[faults]\n"
@@ -125,7 +126,7 @@ def test_a_baseline_that_selects_nothing_is_not_green(tmp_path: Path) -> None:
 
 def test_split_selection_balances_cost_and_keeps_every_file(tmp_path: Path) -> None:
     from permiso_acceptance.fault_map import full_selection
-    from permiso_acceptance.sensitivity import split_selection
+    from permiso_acceptance.sensitivity_orchestration import split_selection
 
     files = [tmp_path / f"f{i}.feature" for i in range(5)]
     weights = dict(zip(files, [10.0, 1.0, 1.0, 1.0, 8.0], strict=True))
@@ -139,7 +140,7 @@ def test_split_selection_balances_cost_and_keeps_every_file(tmp_path: Path) -> N
 
 
 def test_estimated_seconds_counts_scenarios_and_example_rows(tmp_path: Path) -> None:
-    from permiso_acceptance.sensitivity import estimated_seconds
+    from permiso_acceptance.sensitivity_orchestration import estimated_seconds
 
     path = tmp_path / "x.feature"
     path.write_text(

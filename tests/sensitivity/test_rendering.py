@@ -6,14 +6,12 @@ import json
 from pathlib import Path
 
 from permiso_acceptance.fault_map import Selection
-from permiso_acceptance.sensitivity import (
+from permiso_acceptance.sensitivity import parse_fault_list
+from permiso_acceptance.sensitivity_behave import RunRequest, behave_argv, parse_junit
+from permiso_acceptance.sensitivity_report import (
     FaultResult,
     Report,
-    RunRequest,
-    behave_argv,
     failing_cell,
-    parse_fault_list,
-    parse_junit,
     render_markdown,
     render_table,
     report_json,
@@ -125,7 +123,7 @@ def test_behave_argv_puts_every_output_in_the_run_folder_and_turns_on_one_fault(
 
 
 def test_parse_plain_failures_reads_a_run_that_was_stopped_midway(tmp_path: Path) -> None:
-    from permiso_acceptance.sensitivity import parse_plain_failures
+    from permiso_acceptance.sensitivity_behave import parse_plain_failures
 
     plain = tmp_path / "plain.txt"
     plain.write_text(

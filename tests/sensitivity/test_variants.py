@@ -7,16 +7,14 @@ from pathlib import Path
 import pytest
 
 from permiso_acceptance.fault_map import FaultMapError, load_fault_map, parse_fault_map
-from permiso_acceptance.sensitivity import (
+from permiso_acceptance.sensitivity import parse_fault_kinds, parse_fault_list
+from permiso_acceptance.sensitivity_behave import RunOutcome, RunRequest
+from permiso_acceptance.sensitivity_orchestration import run_sensitivity
+from permiso_acceptance.sensitivity_report import (
     Report,
-    RunOutcome,
-    RunRequest,
-    parse_fault_kinds,
-    parse_fault_list,
     render_markdown,
     render_table,
     report_json,
-    run_sensitivity,
     summary_line,
     variants_line,
 )
