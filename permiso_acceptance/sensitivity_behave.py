@@ -29,7 +29,7 @@ from permiso_acceptance.fault_map import Selection
 
 #: A single fault run may take this long before it is stopped; what failed until then still counts.
 DEFAULT_RUN_TIMEOUT_S = 240.0
-#: What `support.lifecycle.run` prints when a selection picks no scenario (kept in one place there).
+#: What the run prints when a selection picks no scenario (support.lifecycle.selection NOTHING_SELECTED).
 NOTHING_SELECTED_MARKER = "no scenario matched"
 
 
@@ -90,7 +90,7 @@ Runner = Callable[[RunRequest], RunOutcome]
 
 def behave_argv(request: RunRequest, python: str = sys.executable) -> list[str]:
     """The behave command line for one run; all outputs go below the request's workdir."""
-    # The snapshot of support/ (beside the features snapshot, see snapshot_suite) comes first on sys.path.
+    # The snapshot of support/ (beside the features snapshot, see snapshot_features) comes first on sys.path.
     suite_root = Path(request.selection.paths[0]).resolve() if request.selection.paths else None
     while suite_root is not None and suite_root.name != "features" and suite_root != suite_root.parent:
         suite_root = suite_root.parent
