@@ -18,7 +18,8 @@ from behave import given, register_type, then, when
 from hamcrest import assert_that, equal_to, has_item, is_not
 from parse import with_pattern
 
-from support.checks.matchers import has_status, is_bearer_refusal, is_user_json
+from support.checks.error_matchers import is_bearer_refusal
+from support.checks.matchers import has_status, is_user_json
 from support.domains import admin_callers, admin_flows, admin_matchers
 from support.people import flows
 from support.people.actors import actor

@@ -17,14 +17,9 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import all_of, assert_that, equal_to
 
-from support.checks.matchers import (
-    has_status,
-    is_http_error,
-    is_oauth_error,
-    is_token_response,
-    is_user_json,
-    is_validation_error,
-)
+from support.checks.error_matchers import is_http_error, is_oauth_error, is_validation_error
+from support.checks.matchers import has_status, is_user_json
+from support.checks.token_matchers import is_token_response
 from support.domains import admin_flows, admin_matchers, registration
 from support.people import flows
 from support.people.actors import actor, anonymous

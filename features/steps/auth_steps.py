@@ -23,14 +23,9 @@ from hamcrest import (
     instance_of,
 )
 
-from support.checks.matchers import (
-    has_status,
-    is_bearer_refusal,
-    is_jwt_with_claims,
-    is_oauth_error,
-    is_token_response,
-    is_user_json,
-)
+from support.checks.error_matchers import is_bearer_refusal, is_oauth_error
+from support.checks.matchers import has_status, is_user_json
+from support.checks.token_matchers import is_jwt_with_claims, is_token_response
 from support.people import flows
 from support.people.identities import Identity, ProtectedAccountError, require
 

@@ -16,7 +16,9 @@ from typing import Any
 from behave import given, then, when
 from hamcrest import all_of, assert_that, has_entries
 
-from support.checks.matchers import has_status, is_named_error, is_oauth_error, is_token_response
+from support.checks.error_matchers import is_named_error, is_oauth_error
+from support.checks.matchers import has_status
+from support.checks.token_matchers import is_token_response
 from support.domains import admin_flows, admin_matchers
 from support.people import flows
 from support.people.actors import Actor

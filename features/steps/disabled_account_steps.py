@@ -14,7 +14,7 @@ from typing import Any
 from behave import given, register_type, then
 from hamcrest import assert_that
 
-from support.checks.matchers import is_token_response
+from support.checks.token_matchers import is_token_response
 from support.domains import disabled_accounts
 from support.people import flows
 from support.people.identities import Identity

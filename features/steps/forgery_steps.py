@@ -15,12 +15,8 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import assert_that
 
-from support.checks.matchers import (
-    has_status,
-    is_bearer_refusal,
-    is_oauth_error,
-    is_validation_error,
-)
+from support.checks.error_matchers import is_bearer_refusal, is_oauth_error, is_validation_error
+from support.checks.matchers import has_status
 from support.domains import security_checks
 from support.people import flows
 from support.people.identities import require

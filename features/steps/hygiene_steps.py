@@ -8,7 +8,7 @@ error bodies), A.3 (token answers carry Cache-Control: no-store), Part B (plain 
 the same path over HTTPS). Part C: D9, D10, D16, D28, D32, F1.
 
 One rule per scenario: each Then below checks ONE of these rules with its single-rule matcher. The same
-rules are watched on every answer of the run (`support.domains.security_checks.WATCH`), which only reports.
+rules are watched on every answer of the run (`support.domains.hygiene.WATCH`), which only reports.
 Importing this module subscribes that watch to every client's answers.
 """
 
@@ -22,16 +22,15 @@ from urllib.parse import urlsplit
 from behave import register_type, then, when
 from hamcrest import assert_that
 
+from support.checks.error_matchers import does_not_echo, has_a11_error_shape, reveals_nothing_internal
 from support.checks.matchers import (
-    does_not_echo,
-    has_a11_error_shape,
     has_bearer_challenge,
     has_no_store,
     has_retry_after,
     has_security_headers,
     has_status,
 )
-from support.domains import admin_flows, registration, security_checks
+from support.domains import admin_flows, hygiene, registration, security_checks
 from support.people import flows
 from support.people.actors import service_actor
 from support.people.identities import require
@@ -40,7 +39,7 @@ from support.wire.admin_session import ensure_admin
 from support.wire.client import PermisoClient
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
-security_checks.WATCH.subscribe()
+hygiene.WATCH.subscribe()
 
 
 ANSWERS = ("a health report", "a token answer", "a newly created account", "an answer without content",
@@ -220,7 +219,7 @@ def when_mallory_provokes_error(context: Any, provocation: str) -> None:
 
 @then("the answer reveals nothing of the server's internals")
 def then_answer_reveals_nothing_internal(context: Any) -> None:
-    assert_that(context.response, security_checks.reveals_nothing_internal())
+    assert_that(context.response, reveals_nothing_internal())
 
 
 @when("the administrator creates an account whose password breaks the policy")

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 from behave import given, register_type, then, when
 from hamcrest import assert_that, greater_than_or_equal_to, has_entries, instance_of, matches_regexp, starts_with
 
-from support.checks.matchers import has_json_fields, has_status, is_bearer_refusal
+from support.checks.error_matchers import is_bearer_refusal
+from support.checks.matchers import has_json_fields, has_status
 from support.people import flows
 from support.people.actors import Actor, actor, anonymous
 from support.people.identities import require

@@ -19,7 +19,8 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import assert_that, is_in
 
-from support.checks.matchers import has_status, is_oauth_error
+from support.checks.error_matchers import is_oauth_error
+from support.checks.matchers import has_status
 from support.people import flows
 from support.people.identities import Identity, refused
 

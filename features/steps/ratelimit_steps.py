@@ -4,7 +4,7 @@ Contract parts: Part B (the front limits auth paths per client IP, 5/s with a bu
 with 503 HTML; the app's own limit answers 429 `rate_limit_exceeded`), A.5 (lockout). Bursts bypass the
 suite's own pacing and front-503 retries on purpose (`security_checks.unpaced`); each is bounded to
 `burst_size(RATE_LIMIT_TEST_REQUESTS)` attempts and RATE_LIMIT_TEST_WINDOW seconds. `@needs.auth_rate_limit`
-scenarios are skipped where the target has no limiter (`security_checks.rate_limit_reason`).
+scenarios are skipped where the target has no limiter (`hygiene.rate_limit_reason`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import assert_that, contains_inanyorder, equal_to, has_item, has_items, is_not
 
-from support.checks.matchers import has_status, is_jwt_with_claims, is_token_response
+from support.checks.matchers import has_status
+from support.checks.token_matchers import is_jwt_with_claims, is_token_response
 from support.domains import admin_flows, admin_matchers
 from support.people import flows
 from support.people.actors import actor

@@ -13,7 +13,8 @@ from typing import Any
 from behave import register_type, then, when
 from hamcrest import assert_that, equal_to
 
-from support.checks.matchers import has_status, is_oauth_error
+from support.checks.error_matchers import is_oauth_error
+from support.checks.matchers import has_status
 from support.domains import security_checks
 from support.lifecycle import reporting
 from support.people import flows

@@ -17,13 +17,9 @@ from typing import Any
 from behave import given, then, when
 from hamcrest import assert_that, contains_inanyorder, equal_to, has_entries
 
-from support.checks.matchers import (
-    has_status,
-    is_bearer_refusal,
-    is_jwt_with_claims,
-    is_oauth_error,
-    is_token_response,
-)
+from support.checks.error_matchers import is_bearer_refusal, is_oauth_error
+from support.checks.matchers import has_status
+from support.checks.token_matchers import is_jwt_with_claims, is_token_response
 from support.people import flows
 from support.people.actors import Actor, actor, service_actor
 from support.people.identities import ServiceIdentity, ensure_not_protected, require

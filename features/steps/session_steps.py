@@ -16,7 +16,8 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import assert_that, greater_than_or_equal_to, has_entries, instance_of
 
-from support.checks.matchers import has_json_fields, has_status, is_named_error, is_uuid
+from support.checks.error_matchers import is_named_error
+from support.checks.matchers import has_json_fields, has_status, is_uuid
 from support.domains import admin_flows, admin_matchers
 from support.people import flows
 from support.people.identities import require

@@ -16,13 +16,9 @@ from typing import Any
 from behave import given, register_type, then, when
 from hamcrest import assert_that, contains_inanyorder, equal_to, is_not
 
-from support.checks.matchers import (
-    has_status,
-    is_bearer_refusal,
-    is_jwt_with_claims,
-    is_oauth_error,
-    is_token_response,
-)
+from support.checks.error_matchers import is_bearer_refusal, is_oauth_error
+from support.checks.matchers import has_status
+from support.checks.token_matchers import is_jwt_with_claims, is_token_response
 from support.people import flows
 from support.people.actors import actor
 from support.wire.jwt_forge import SigningForge

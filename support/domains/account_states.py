@@ -27,7 +27,8 @@ from typing import Any
 
 from hamcrest.core.matcher import Matcher
 
-from support.checks.matchers import _Rule, has_status, is_bearer_refusal, is_oauth_error
+from support.checks.error_matchers import is_bearer_refusal, is_oauth_error
+from support.checks.matchers import _Rule, has_status
 from support.domains.security_checks import introspects_as
 from support.people import flows
 from support.people.identities import Identity, generate_password

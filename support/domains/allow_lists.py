@@ -21,7 +21,8 @@ from typing import Any
 
 from hamcrest.core.matcher import Matcher
 
-from support.checks.matchers import is_oauth_error, is_token_response
+from support.checks.error_matchers import is_oauth_error
+from support.checks.token_matchers import is_token_response
 
 #: A documentation address (TEST-NET-3, RFC 5737): never the suite's own.
 ANOTHER_ADDRESS = "203.0.113.7"

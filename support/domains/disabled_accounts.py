@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from support.checks.causes import could_not_prepare
-from support.checks.matchers import is_oauth_error
+from support.checks.error_matchers import is_oauth_error
 from support.people import flows
 from support.people.identities import Identity
 from support.wire.client import ApiResponse, PermisoClient

@@ -8,7 +8,7 @@ minimal reproduction), sums up the client-error statuses the schema does not lis
 whole run (FastAPI documents only 200 and 422, so 401, 403, 404 and 409 are everywhere: one note on the
 schema, never a failure per operation), and turns the findings into causes for the sign-off summary.
 
-The checks reuse the run-wide rules of :mod:`support.domains.security_checks` (internals, echo) rather than
+The checks reuse the run-wide rules of :mod:`support.domains.hygiene_rules` (internals, echo) rather than
 copies: a traceback found by the fuzzer is judged exactly as one found by any other scenario.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from support.domains.security_checks import RULES_BY_ID, Answer
+from support.domains.hygiene_rules import RULES_BY_ID, Answer
 from support.wire import redaction
 from support.wire.client import Exchange
 

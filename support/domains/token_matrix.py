@@ -29,7 +29,8 @@ from typing import Any
 
 from hamcrest.core.matcher import Matcher
 
-from support.checks.matchers import has_status, is_bearer_refusal, is_oauth_error
+from support.checks.error_matchers import is_bearer_refusal, is_oauth_error
+from support.checks.matchers import has_status
 from support.domains.security_checks import introspects_as
 from support.wire import jwt_forge
 from support.wire.client import ApiResponse, PermisoClient

@@ -206,7 +206,7 @@ class ScenarioRecord:
 
 @dataclass(frozen=True)
 class RuleRecord:
-    """A run-wide rule as the watch saw it (support/domains/security_checks.py): how many answers it applied to,
+    """A run-wide rule as the watch saw it (support/domains/hygiene.py): how many answers it applied to,
     how many broke it, up to three redacted examples ``{method, url, status, problem}``."""
 
     id: str
@@ -301,7 +301,7 @@ class RunSummary:
     title: str = "Permiso acceptance: release sign-off"
     records: list[ScenarioRecord] = field(default_factory=list)
     budgets: list[BudgetRecord] = field(default_factory=list)
-    #: the run-wide rules (support/security_checks.RULES) as the watch saw them, held or broken
+    #: the run-wide rules (support.domains.hygiene_rules.RULES) as the watch saw them, held or broken
     rules: list[RuleRecord] = field(default_factory=list)
     #: SECURITY_SCAN_ENABLED: with False the rules are listed but do not count in the verdict
     scan_enabled: bool = True

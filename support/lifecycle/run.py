@@ -22,7 +22,7 @@ The verdict and the exit code always agree:
 - NOT RUN (a bad setting, a misspelled tag, an unreachable target, a refused administrator): exit 2 from
   `fail_fast`, after writing a NOT RUN summary over any older one and removing the older run's results.
 
-One rule per scenario (design.md section 2): the run-wide watch (support/domains/security_checks.py) only
+One rule per scenario (design.md section 2): the run-wide watch (support/domains/hygiene.py) only
 reports; `after_scenario` attributes each failed scenario to ONE cause (support/checks/causes.py).
 """
 
@@ -295,13 +295,13 @@ def before_all(context: Any) -> None:
             "TEST_ADMIN_PASSWORD",
         )
         return
-    from support.domains import security_checks  # local: keeps hook import cheap for --dry-run
+    from support.domains import hygiene  # local: keeps hook import cheap for --dry-run
     from support.lifecycle import provisioning
 
     handed = worker.shared_capabilities(context)  # behavex: probed and provisioned once, in the main process
     state.capabilities.update(handed or provisioning.probe_capabilities(settings, target, admin))
     # The hygiene watch (headers, leaks) on every response of the run; adds the auth_rate_limit capability.
-    security_checks.install(context)
+    hygiene.install(context)
     if handed is None:
         state.provisioned = provisioning.provision_configured_accounts(settings, admin, state.capabilities)
     if settings.permiso_people_pool:
@@ -343,10 +343,10 @@ def before_scenario(context: Any, scenario: Any) -> None:
     if reason:
         scenario.skip(reason)
         return
-    from support.domains import security_checks
+    from support.domains import hygiene
     from support.lifecycle.reporting import apply_domain_labels
 
-    security_checks.scenario_started(context, scenario)
+    hygiene.scenario_started(context, scenario)
     apply_domain_labels(scenario.feature.tags, scenario.tags)
     context.log = ExchangeLog()
     context.admin.log = context.log
@@ -364,10 +364,10 @@ def after_scenario(context: Any, scenario: Any) -> None:
     if context.config.dry_run:
         return
     from support.checks import causes
-    from support.domains import security_checks
+    from support.domains import hygiene
     from support.lifecycle import reporting
 
-    security_checks.verify_scenario(context, scenario)  # judge this scenario's last answers (never raises)
+    hygiene.verify_scenario(context, scenario)  # judge this scenario's last answers (never raises)
     status = scenario.status.name if hasattr(scenario.status, "name") else str(scenario.status)
     lending.scenario_ended(context, status)  # before the scenario's cleanups hand its borrowed people back
     cause = causes.attribute_scenario(scenario)
@@ -397,9 +397,9 @@ def after_scenario(context: Any, scenario: Any) -> None:
 
 def after_step(context: Any, step: Any) -> None:
     """Judge the step's answers against the run-wide rules: reported once for the run, never failing."""
-    from support.domains import security_checks
+    from support.domains import hygiene
 
-    security_checks.after_step(context, step)
+    hygiene.after_step(context, step)
 
 
 def after_feature(context: Any, feature: Any) -> None:

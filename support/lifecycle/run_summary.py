@@ -86,11 +86,11 @@ def write_metadata(state: Any) -> None:
 def finish_summary(context: Any, summary: Any, settings: Settings | None) -> None:
     """Give the summary what only the end of the run knows: the run-wide rules as the watch saw them
     (then forgotten, so a behavex worker's next feature starts afresh), the scan switch, interruption."""
-    from support.domains import security_checks
+    from support.domains import hygiene
     from support.lifecycle.reporting import RuleRecord
 
-    summary.rules = [RuleRecord.from_dict(r) for r in security_checks.WATCH.rule_records()]
-    security_checks.WATCH.reset()
+    summary.rules = [RuleRecord.from_dict(r) for r in hygiene.WATCH.rule_records()]
+    hygiene.WATCH.reset()
     from support.domains import fuzz_area, fuzz_findings
 
     summary.extra_causes = fuzz_findings.BOOK.cause_entries()  # the fuzzer's findings, one cause each

@@ -249,7 +249,7 @@ class Policy:
 def load_policy(baseline_path: Path | None, waivers_path: Path | None, *, today: dt.date | None = None) -> Policy:
     """Both files, validated against the known defect ids and run-wide rules."""
     from support.checks.causes import DEFECTS
-    from support.domains.security_checks import RULES
+    from support.domains.hygiene_rules import RULES
 
     rules = [r.id for r in RULES] + [r.text for r in RULES]
     return Policy(baseline=load_baseline(baseline_path),

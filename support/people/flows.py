@@ -25,7 +25,9 @@ from hamcrest.core.base_matcher import BaseMatcher
 from hamcrest.core.description import Description
 from parse import with_pattern
 
-from support.checks.matchers import decode_claims, describe_response, is_oauth_error
+from support.checks.error_matchers import is_oauth_error
+from support.checks.matchers import describe_response
+from support.checks.token_matchers import decode_claims
 from support.people.actors import Actor, actor, anonymous
 from support.people.identities import ProtectedAccountError
 from support.wire.client import ApiResponse, PermisoClient

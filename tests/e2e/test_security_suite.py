@@ -34,8 +34,8 @@ def _counts(output: str) -> tuple[int, int]:
 
 
 def _wired(name: str) -> bool:
-    """Whether the coordinator has wired ``security_checks.<name>`` into the run's hooks."""
-    return f"security_checks.{name}" in (ROOT / "support" / "run.py").read_text()
+    """Whether the coordinator has wired ``hygiene.<name>`` into the run's hooks."""
+    return f"hygiene.{name}" in (ROOT / "support" / "lifecycle" / "run.py").read_text()
 
 
 # ---------------------------------------------------------------------------------------- green
@@ -123,7 +123,7 @@ def test_the_run_wide_watch_reports_a_broken_rule_and_fails_no_scenario_of_anoth
 # ---------------------------------------------------------------------------------------- rate limit
 
 
-@pytest.mark.skipif(not _wired("install"), reason="security_checks.install is not wired into before_all yet")
+@pytest.mark.skipif(not _wired("install"), reason="hygiene.install is not wired into before_all yet")
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("fault", ["", "rate_limit_off"])
 def test_the_rate_limit_is_checked_on_a_target_with_a_limiter(tmp_path: Path, fault: str) -> None:

@@ -146,7 +146,7 @@ def test_infrastructure_and_rate_limit_scenarios_pass_through_the_front(tmp_path
         statuses = [(r["name"], r["status"]) for r in floods]
         if floods and all(r["status"] == "skipped" for r in floods) and not _rate_limit_capability_wired():
             pytest.xfail("the @needs.auth_rate_limit capability is not probed yet: "
-                         "support.domains.security_checks.install "
+                         "support.domains.hygiene.install "
                          "(context) is not called from the run's before_all, so the flood scenarios were skipped")
         assert floods and all(r["status"] == "passed" for r in floods), statuses
 
@@ -211,8 +211,9 @@ def test_behavex_with_a_misspelled_tag_fails(tmp_path: Path) -> None:
 
 
 def _rate_limit_capability_wired() -> bool:
-    """Whether the run's before_all probes the auth_rate_limit capability (support/domains/security_checks.py)."""
-    return any("security_checks" in (ROOT / "support" / name).read_text() for name in ("run.py", "provisioning.py"))
+    """Whether the run's before_all probes the auth_rate_limit capability (support/domains/hygiene.py)."""
+    return any("hygiene.install" in (ROOT / "support" / "lifecycle" / name).read_text()
+               for name in ("run.py", "provisioning.py"))
 
 
 def _allure_results(folder: Path) -> list[dict[str, object]]:

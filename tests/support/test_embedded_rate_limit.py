@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from support.domains import security_checks
+from support.domains import hygiene
 from support.lifecycle.target import embedded_auth_rate, embedded_settings
 from support.wire.settings import Settings, SettingsError
 
@@ -64,10 +64,10 @@ def test_start_embedded_passes_the_limit_to_the_server(clean_env: Path, embedded
 def test_an_embedded_target_with_a_limiter_counts_as_rate_limited(clean_env: Path) -> None:
     embedded = SimpleNamespace(embedded=True)
     plain = Settings.load()
-    reason = security_checks.rate_limit_reason(plain, embedded, {"tls_front": None})
+    reason = hygiene.rate_limit_reason(plain, embedded, {"tls_front": None})
     assert reason and "PERMISO_REFERENCE_AUTH_RATE_LIMIT" in reason
     limited = Settings.load({"PERMISO_REFERENCE_AUTH_RATE_LIMIT": "5"})
-    assert security_checks.rate_limit_reason(limited, embedded, {"tls_front": None}) is None
+    assert hygiene.rate_limit_reason(limited, embedded, {"tls_front": None}) is None
     # An explicit PERMISO_AUTH_RATE_LIMITED still wins.
     denied = Settings.load({"PERMISO_REFERENCE_AUTH_RATE_LIMIT": "5", "PERMISO_AUTH_RATE_LIMITED": "false"})
-    assert security_checks.rate_limit_reason(denied, embedded, {"tls_front": None})
+    assert hygiene.rate_limit_reason(denied, embedded, {"tls_front": None})

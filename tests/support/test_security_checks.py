@@ -1,4 +1,5 @@
-"""Unit tests of support/domains/security_checks.py: the hygiene watch, its rules, and the security matchers."""
+"""Unit tests of support/domains/hygiene.py, hygiene_rules.py and security_checks.py: the hygiene watch, its
+rules, and the security matchers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 import pytest
 from requests.structures import CaseInsensitiveDict
 
+from support.checks.error_matchers import does_not_echo, reveals_nothing_internal
 from support.checks.matchers import SECURITY_HEADERS
+from support.domains import hygiene, hygiene_rules
 from support.domains import security_checks as sc
 from support.wire.client import ApiResponse, Exchange
 
@@ -35,21 +38,21 @@ def response(status: int = 200, headers: dict[str, str] | None = None, body: Any
 
 # ---------------------------------------------------------------------------------------- rules
 def test_a_clean_answer_has_no_problem() -> None:
-    assert sc.exchange_problems(exchange()) == []
+    assert hygiene_rules.exchange_problems(exchange()) == []
 
 
 def test_missing_or_wrong_security_headers_are_named() -> None:
     headers = {k: v for k, v in GOOD_HEADERS.items() if k != "X-Frame-Options"}
     headers["X-Content-Type-Options"] = "sniff"
-    problems = sc.exchange_problems(exchange(headers=headers))
+    problems = hygiene_rules.exchange_problems(exchange(headers=headers))
     assert "no X-Frame-Options" in problems
     assert any(p.startswith("X-Content-Type-Options was") for p in problems)
 
 
 def test_hsts_is_required_on_https_only() -> None:
     headers = {k: v for k, v in GOOD_HEADERS.items() if k != "Strict-Transport-Security"}
-    assert "no Strict-Transport-Security on HTTPS" in sc.exchange_problems(exchange(headers=headers))
-    assert sc.exchange_problems(exchange(headers=headers, url="http://127.0.0.1:8080/health")) == []
+    assert "no Strict-Transport-Security on HTTPS" in hygiene_rules.exchange_problems(exchange(headers=headers))
+    assert hygiene_rules.exchange_problems(exchange(headers=headers, url="http://127.0.0.1:8080/health")) == []
 
 
 @pytest.mark.parametrize(("name", "value", "leaks"), [
@@ -57,24 +60,24 @@ def test_hsts_is_required_on_https_only() -> None:
     ("X-Powered-By", "FastAPI 0.110.0", True), ("Server", "gunicorn", True),
 ])
 def test_server_software_and_versions_are_leaks(name: str, value: str, leaks: bool) -> None:
-    assert bool(sc.version_leak_problems({name: value})) is leaks
+    assert bool(hygiene_rules.version_leak_problems({name: value})) is leaks
 
 
 def test_error_bodies_with_internals_are_problems_but_success_bodies_are_not_scanned() -> None:
     leak = {"error": "internal_server_error",
             "traceback": 'Traceback (most recent call last):\n  File "/app/x.py", line 3'}
-    assert any("traceback" in p for p in sc.exchange_problems(exchange(500, body=leak)))
-    assert sc.exchange_problems(exchange(200, body={"bio": "Traceback (most recent call last)"})) == []
+    assert any("traceback" in p for p in hygiene_rules.exchange_problems(exchange(500, body=leak)))
+    assert hygiene_rules.exchange_problems(exchange(200, body={"bio": "Traceback (most recent call last)"})) == []
 
 
 def test_cors_with_credentials_for_a_foreign_or_any_origin_is_a_finding() -> None:
     reflected = {**GOOD_HEADERS, "Access-Control-Allow-Origin": "https://evil.example",
                  "Access-Control-Allow-Credentials": "true"}
-    assert sc.exchange_problems(exchange(headers=reflected, request_headers={"Origin": "https://evil.example"}))
+    assert hygiene_rules.exchange_problems(exchange(headers=reflected, request_headers={"Origin": "https://evil.example"}))
     wildcard = {**GOOD_HEADERS, "Access-Control-Allow-Origin": "*", "Access-Control-Allow-Credentials": "true"}
-    assert sc.exchange_problems(exchange(headers=wildcard))
+    assert hygiene_rules.exchange_problems(exchange(headers=wildcard))
     public = {**GOOD_HEADERS, "Access-Control-Allow-Origin": "*"}
-    assert sc.exchange_problems(exchange(headers=public)) == []
+    assert hygiene_rules.exchange_problems(exchange(headers=public)) == []
 
 
 # ---------------------------------------------------------------------------------------- watch and hook
@@ -88,27 +91,27 @@ def step(status: str = "passed") -> Any:
 
 
 @pytest.fixture
-def watch(monkeypatch: pytest.MonkeyPatch) -> sc.HygieneWatch:
-    fresh = sc.HygieneWatch()
-    monkeypatch.setattr(sc, "WATCH", fresh)
+def watch(monkeypatch: pytest.MonkeyPatch) -> hygiene.HygieneWatch:
+    fresh = hygiene.HygieneWatch()
+    monkeypatch.setattr(hygiene, "WATCH", fresh)
     return fresh
 
 
-def _tally(watch: sc.HygieneWatch, rule: str) -> tuple[int, int]:
+def _tally(watch: hygiene.HygieneWatch, rule: str) -> tuple[int, int]:
     t = watch.tallies[rule]
     return t.checked, t.violations
 
 
-def test_the_hook_never_fails_a_step_it_records_the_violation_under_its_rule(watch: sc.HygieneWatch) -> None:
+def test_the_hook_never_fails_a_step_it_records_the_violation_under_its_rule(watch: hygiene.HygieneWatch) -> None:
     watch(exchange(headers={}))
-    sc.after_step(context(), step())  # no exception: the watch reports, it never fails a scenario
+    hygiene.after_step(context(), step())  # no exception: the watch reports, it never fails a scenario
     assert watch.checked == 1
     assert _tally(watch, "security_headers") == (1, 1)
-    sc.after_step(context(), step())  # judged once
+    hygiene.after_step(context(), step())  # judged once
     assert watch.checked == 1
 
 
-def test_every_cross_cutting_rule_is_recorded_with_its_defect(watch: sc.HygieneWatch) -> None:
+def test_every_cross_cutting_rule_is_recorded_with_its_defect(watch: hygiene.HygieneWatch) -> None:
     plain = {**GOOD_HEADERS}
     watch(exchange(401, body={"error": "http_error", "error_description": "Not authenticated"}))
     watch(exchange(429, body={"error": "rate_limit_exceeded", "error_description": "slow"}, method="POST",
@@ -129,7 +132,7 @@ def test_every_cross_cutting_rule_is_recorded_with_its_defect(watch: sc.HygieneW
     front = exchange(400, headers={"Strict-Transport-Security": "max-age=1", "Content-Type": "text/html"},
                      body="<html>400 Bad Request</html>")
     watch(front)
-    sc.after_step(context(), step())
+    hygiene.after_step(context(), step())
     broken = {t.rule.id: t for t in watch.broken()}
     assert set(broken) == {"bearer_challenge", "retry_after", "no_store", "error_shape", "no_echo", "no_internals",
                            "no_open_cors", "no_server_software", "security_headers"}
@@ -142,11 +145,11 @@ def test_every_cross_cutting_rule_is_recorded_with_its_defect(watch: sc.HygieneW
     assert _tally(watch, "retry_after") == (1, 1)
 
 
-def test_examples_are_few_and_redacted(watch: sc.HygieneWatch) -> None:
+def test_examples_are_few_and_redacted(watch: hygiene.HygieneWatch) -> None:
     for _ in range(5):
         watch(exchange(401, body={"error": "http_error", "error_description": "x"},
                        url="https://127.0.0.1:8443/api/v1/users/me?access_token=eyJabc.eyJdef.sig"))
-    sc.after_step(context(), step())
+    hygiene.after_step(context(), step())
     tally = watch.tallies["bearer_challenge"]
     assert tally.violations == 5 and len(tally.examples) == 3
     example = tally.examples[0].as_example()
@@ -154,55 +157,57 @@ def test_examples_are_few_and_redacted(watch: sc.HygieneWatch) -> None:
     assert "eyJdef" not in str(watch.rule_records())
 
 
-def test_the_scenario_of_a_violation_is_remembered(watch: sc.HygieneWatch) -> None:
-    sc.scenario_started(context(), SimpleNamespace(name="S1", feature=SimpleNamespace(name="F"), effective_tags=[]))
+def test_the_scenario_of_a_violation_is_remembered(watch: hygiene.HygieneWatch) -> None:
+    hygiene.scenario_started(context(), SimpleNamespace(name="S1", feature=SimpleNamespace(name="F"),
+                                                        effective_tags=[]))
     watch(exchange(headers={}))
-    sc.scenario_started(context(), SimpleNamespace(name="S2", feature=SimpleNamespace(name="F"), effective_tags=[]))
+    hygiene.scenario_started(context(), SimpleNamespace(name="S2", feature=SimpleNamespace(name="F"),
+                                                        effective_tags=[]))
     assert watch.tallies["security_headers"].scenarios == ["F › S1"]
 
 
-def test_the_exempt_tag_keeps_a_scenario_out_of_the_watch(watch: sc.HygieneWatch) -> None:
-    sc.scenario_started(context(), SimpleNamespace(name="S", feature=SimpleNamespace(name="F"),
-                                                   effective_tags=[sc.EXEMPT_TAG]))
+def test_the_exempt_tag_keeps_a_scenario_out_of_the_watch(watch: hygiene.HygieneWatch) -> None:
+    hygiene.scenario_started(context(), SimpleNamespace(name="S", feature=SimpleNamespace(name="F"),
+                                                        effective_tags=[hygiene.EXEMPT_TAG]))
     watch(exchange(headers={}))
-    sc.after_step(context(tags=(sc.EXEMPT_TAG,)), step())
+    hygiene.after_step(context(tags=(hygiene.EXEMPT_TAG,)), step())
     assert watch.checked == 0 and not watch.broken()
 
 
-def test_retried_front_pages_are_not_judged_even_when_marked_after_publication(watch: sc.HygieneWatch) -> None:
+def test_retried_front_pages_are_not_judged_even_when_marked_after_publication(watch: hygiene.HygieneWatch) -> None:
     page = exchange(503, headers={"Content-Type": "text/html"}, body="<html>busy</html>")
     watch(page)  # the client publishes first ...
     page.retried = True  # ... and marks the page retried when it tries again
     assert watch.drain() == [] and watch.checked == 0
 
 
-def test_answers_of_other_hosts_are_not_judged(watch: sc.HygieneWatch) -> None:
-    watch.hosts = sc.target_hosts(SimpleNamespace(permiso_base_url="https://127.0.0.1:8443",
-                                                  permiso_http_url="http://127.0.0.1:8080"))
+def test_answers_of_other_hosts_are_not_judged(watch: hygiene.HygieneWatch) -> None:
+    watch.hosts = hygiene.target_hosts(SimpleNamespace(permiso_base_url="https://127.0.0.1:8443",
+                                                       permiso_http_url="http://127.0.0.1:8080"))
     watch(exchange(headers={}, url="https://elsewhere.example/x"))
     watch(exchange(headers={}, url="http://127.0.0.1:8080/health"))
-    sc.after_step(context(), step())
+    hygiene.after_step(context(), step())
     assert watch.checked == 1
 
 
-def test_reset_forgets_and_records_list_every_rule(watch: sc.HygieneWatch) -> None:
+def test_reset_forgets_and_records_list_every_rule(watch: hygiene.HygieneWatch) -> None:
     watch(exchange(headers={}))
     records = watch.rule_records()
-    assert [r["id"] for r in records] == [rule.id for rule in sc.RULES]
+    assert [r["id"] for r in records] == [rule.id for rule in hygiene_rules.RULES]
     assert next(r for r in records if r["id"] == "security_headers")["violations"] == 1
     watch.reset()
     assert all(r["checked"] == 0 for r in watch.rule_records())
 
 
 def test_findings_are_redacted() -> None:
-    finding = sc.Finding("GET https://x/api?token=eyJabc.eyJdef.sig -> 500", ("the body contains eyJa.eyJb.c",))
+    finding = hygiene.Finding("GET https://x/api?token=eyJabc.eyJdef.sig -> 500", ("the body contains eyJa.eyJb.c",))
     assert "eyJdef" not in finding.render() and "eyJb" not in finding.render()
 
 
 def test_every_rule_names_a_clause_and_known_defects() -> None:
     from support.checks.causes import DEFECTS
 
-    for rule in sc.RULES:
+    for rule in hygiene_rules.RULES:
         assert rule.text and rule.clause.startswith("A.") and rule.tag.startswith("contract.A")
         assert all(d in DEFECTS for d in rule.defects), rule.id
 
@@ -210,19 +215,19 @@ def test_every_rule_names_a_clause_and_known_defects() -> None:
 # ---------------------------------------------------------------------------------------- capabilities
 def test_rate_limit_capability() -> None:
     settings = SimpleNamespace()
-    assert sc.rate_limit_reason(settings, SimpleNamespace(embedded=True), {"tls_front": None})
-    assert sc.rate_limit_reason(settings, SimpleNamespace(embedded=False), {"tls_front": None}) is None
-    assert sc.rate_limit_reason(settings, SimpleNamespace(embedded=False), {"tls_front": "no front"})
-    assert sc.rate_limit_reason(SimpleNamespace(permiso_auth_rate_limited=True), SimpleNamespace(embedded=True),
-                                {}) is None
+    assert hygiene.rate_limit_reason(settings, SimpleNamespace(embedded=True), {"tls_front": None})
+    assert hygiene.rate_limit_reason(settings, SimpleNamespace(embedded=False), {"tls_front": None}) is None
+    assert hygiene.rate_limit_reason(settings, SimpleNamespace(embedded=False), {"tls_front": "no front"})
+    assert hygiene.rate_limit_reason(SimpleNamespace(permiso_auth_rate_limited=True), SimpleNamespace(embedded=True),
+                                     {}) is None
 
 
-def test_install_adds_the_capability(watch: sc.HygieneWatch) -> None:
+def test_install_adds_the_capability(watch: hygiene.HygieneWatch) -> None:
     ctx = SimpleNamespace(capabilities={"tls_front": None}, target=SimpleNamespace(embedded=False),
                           settings=SimpleNamespace())
-    sc.install(ctx)
+    hygiene.install(ctx)
     try:
-        assert ctx.capabilities[sc.AUTH_RATE_LIMIT] is None
+        assert ctx.capabilities[hygiene.AUTH_RATE_LIMIT] is None
     finally:
         watch.unsubscribe()
 
@@ -236,7 +241,7 @@ def test_client_refusal() -> None:
     assert not sc.is_client_refusal().matches(response(200, body={}))
     # what the refusal reveals is the internals rule's, not this one's
     assert sc.is_client_refusal().matches(response(400, body={"error": "x", "error_description": "KeyError: 'a'"}))
-    assert not sc.reveals_nothing_internal().matches(
+    assert not reveals_nothing_internal().matches(
         response(400, body={"error": "x", "error_description": "KeyError: 'a'"}))
 
 
@@ -256,11 +261,11 @@ def test_introspection_matcher() -> None:
 
 def test_reveals_nothing_internal() -> None:
     plain = {"error": "internal_server_error", "error_description": "An internal server error occurred"}
-    assert sc.reveals_nothing_internal().matches(response(500, body=plain))
-    assert not sc.reveals_nothing_internal().matches(response(500, body={**plain, "traceback": "x"}))
+    assert reveals_nothing_internal().matches(response(500, body=plain))
+    assert not reveals_nothing_internal().matches(response(500, body={**plain, "traceback": "x"}))
     d2 = {"error": "internal_error", "error_description": "An internal error occurred: can't compare "
           "offset-naive and offset-aware datetimes", "traceback": "Traceback (most recent call last): ..."}
-    assert not sc.reveals_nothing_internal().matches(response(500, body=d2))
+    assert not reveals_nothing_internal().matches(response(500, body=d2))
 
 
 def test_redirect_keeping_the_path() -> None:
@@ -364,17 +369,17 @@ def test_refused_as_invalid_token_needs_400_invalid_token_only() -> None:
     # echo and internals are run-wide rules with their own scenarios, not this refusal's
     echoed = response(400, body={"error": "invalid_token", "error_description": "bad token forged-token"})
     assert sc.refused_as_invalid_token("forged-token").matches(echoed)
-    assert not sc.does_not_echo("forged-token").matches(echoed)
+    assert not does_not_echo("forged-token").matches(echoed)
     other = response(400, body={"error": "invalid_request", "error_description": "no"})
     assert not sc.refused_as_invalid_token().matches(other)
 
 
-def test_a_rule_names_the_defect_most_of_its_violations_show(watch: sc.HygieneWatch) -> None:
+def test_a_rule_names_the_defect_most_of_its_violations_show(watch: hygiene.HygieneWatch) -> None:
     app = {k: v for k, v in GOOD_HEADERS.items() if k != "X-Frame-Options"}  # a JSON answer of the app
     for _ in range(3):
         watch(exchange(headers=app))
     watch(exchange(301, headers=app, url="http://127.0.0.1:8080/health"))
-    sc.after_step(context(), step())
+    hygiene.after_step(context(), step())
     tally = watch.tallies["security_headers"]
     assert tally.violations == 4 and tally.defect is None, "most were no Part C defect"
     assert tally.defects["D32"] == 1

@@ -17,28 +17,29 @@ from hamcrest import assert_that, contains_string, has_item, not_
 from hamcrest.core.string_description import StringDescription
 from requests.structures import CaseInsensitiveDict
 
-from support.checks.matchers import (
+from support.checks.error_matchers import (
     does_not_echo,
     has_a11_error_shape,
+    has_no_leak,
+    is_bearer_refusal,
+    is_http_error,
+    is_named_error,
+    is_oauth_error,
+    is_validation_error,
+    submitted_secrets,
+)
+from support.checks.matchers import (
     has_bearer_challenge,
     has_json_fields,
-    has_no_leak,
     has_no_store,
     has_retry_after,
     has_security_headers,
     has_status,
-    is_bearer_refusal,
-    is_http_error,
-    is_jwt_with_claims,
-    is_named_error,
-    is_oauth_error,
-    is_token_response,
     is_user_json,
     is_uuid,
-    is_validation_error,
     responds_within,
-    submitted_secrets,
 )
+from support.checks.token_matchers import is_jwt_with_claims, is_token_response
 from support.wire.client import ApiResponse, Exchange
 
 SECURITY = {

@@ -81,10 +81,10 @@ def _bad_exchange() -> Any:
 
 @pytest.fixture
 def fresh_watch(monkeypatch: pytest.MonkeyPatch) -> Any:
-    from support.domains import security_checks
+    from support.domains import hygiene
 
-    watch = security_checks.HygieneWatch()
-    monkeypatch.setattr(security_checks, "WATCH", watch)
+    watch = hygiene.HygieneWatch()
+    monkeypatch.setattr(hygiene, "WATCH", watch)
     return watch
 
 
