@@ -32,7 +32,8 @@ from hamcrest.core.matcher import Matcher
 from support.checks.matchers import has_status, is_bearer_refusal, is_oauth_error
 from support.domains.security_checks import introspects_as
 from support.wire import jwt_forge
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 #: the places that take a token, as the feature names them
 USES = ("asking who is signed in", "introspection", "refreshing the session", "revoking a token")

@@ -28,7 +28,8 @@ from parse import with_pattern
 from support.checks.matchers import decode_claims, describe_response, is_oauth_error
 from support.people.actors import Actor, actor, anonymous
 from support.people.identities import ProtectedAccountError
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 from support.wire.redaction import redact_text
 from support.wire.settings import Settings
 

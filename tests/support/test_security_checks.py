@@ -12,7 +12,7 @@ from requests.structures import CaseInsensitiveDict
 
 from support.checks.matchers import SECURITY_HEADERS
 from support.domains import security_checks as sc
-from support.wire.client import ApiResponse, Exchange
+from support.wire.evidence import ApiResponse, Exchange
 
 GOOD_HEADERS = {**SECURITY_HEADERS, "Strict-Transport-Security": "max-age=63072000",
                 "Content-Type": "application/json"}

@@ -39,7 +39,7 @@ from support.checks.matchers import (
     responds_within,
     submitted_secrets,
 )
-from support.wire.client import ApiResponse, Exchange
+from support.wire.evidence import ApiResponse, Exchange
 
 SECURITY = {
     "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "X-XSS-Protection": "1; mode=block",
