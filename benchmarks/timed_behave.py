@@ -17,7 +17,7 @@ from typing import Any
 
 def main(argv: list[str]) -> int:
     out = Path(argv[0])
-    from support.wire.client import Exchange, ExchangeLog
+    from support.wire.evidence import Exchange, ExchangeLog
 
     totals: dict[str, Any] = {"http_ms": 0.0, "calls": 0, "retried": 0, "by_call": {}}
 

@@ -23,11 +23,11 @@ from support.domains.load import (
     EXIT_ERROR,
     EXIT_FAILED,
     EXIT_PASSED,
-    LoadError,
     LoadOptions,
     run_load,
     run_worker,
 )
+from support.domains.load_results import LoadError
 from support.lifecycle.target import TargetError, resolve_target
 from support.wire.settings import Settings
 

@@ -20,7 +20,8 @@ from hamcrest import assert_that, greater_than_or_equal_to, has_entries, has_ite
 from support.domains import admin_matchers
 from support.people import flows
 from support.people.identities import Identity
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 PAGES: dict[str, Callable[[PermisoClient], ApiResponse]] = {
     "dashboard statistics": lambda admin: admin.dashboard_stats(),

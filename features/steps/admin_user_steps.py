@@ -25,7 +25,7 @@ from support.people import flows
 from support.people.actors import actor, anonymous
 from support.people.identities import Identity, generate_password, require
 from support.wire.admin_session import ensure_admin
-from support.wire.client import ApiResponse
+from support.wire.evidence import ApiResponse
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 

@@ -20,7 +20,7 @@ from behave import then, when
 from hamcrest import assert_that
 
 from support.checks.causes import PreconditionRefused
-from support.domains import load, perf
+from support.domains import load, load_results, perf
 from support.people.identities import configured_service_client
 from support.wire.admin_session import ensure_admin
 
@@ -112,7 +112,7 @@ def when_users_run_journeys(context: Any, users: int, seconds: int) -> None:
     try:
         result = load.run_load(context.settings, options, embedded=context.target.embedded,
                                target_description=context.target.describe(), echo=lines.append)
-    except load.LoadError as exc:
+    except load_results.LoadError as exc:
         # the account pool was refused (a deployment may refuse throwaway service clients, D.1): a
         # refused precondition of the load, named as such, not an error of the suite
         refusal = exc.__cause__ or exc.__context__

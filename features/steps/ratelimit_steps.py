@@ -18,7 +18,8 @@ from hamcrest import assert_that, empty, is_
 from support.checks.matchers import has_status
 from support.domains import security_checks
 from support.people import flows
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
 

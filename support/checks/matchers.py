@@ -5,7 +5,7 @@ Why: a Then-step should read like the rule (``assert_that(response, is_bearer_re
 failure should explain itself (status, the offending field, the redacted body) without a debugger.
 Each matcher's docstring names the contract clause (``permiso-api.md``) it checks.
 
-Matchers take an :class:`~support.wire.client.ApiResponse` (or anything with ``status``, ``headers``,
+Matchers take an :class:`~support.wire.evidence.ApiResponse` (or anything with ``status``, ``headers``,
 ``body`` and ``text``); a few (``is_jwt_with_claims``, ``is_uuid``, ``is_user_json``) take values.
 Every mismatch description goes through :mod:`support.wire.redaction`: no secret is ever printed.
 

@@ -32,7 +32,8 @@ from support.checks.matchers import _Rule, has_status
 from support.domains.security_checks import introspects_as
 from support.people import flows
 from support.people.identities import Identity, generate_password
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 #: the role a person holds so that "stripped of its role" can take it away: a default role every Permiso
 #: seeds, and one the release lets the suite find (its id is read from an account that holds it)

@@ -28,7 +28,8 @@ from support.domains.admin_catalogue import (
 from support.domains.admin_flows import Targets, admin_book, subject_client
 from support.people.actors import Actor, actor, anonymous, service_actor
 from support.people.identities import Identity, configured_service_client, generate_password, require
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 # ---------------------------------------------------------------------------------------- callers
 

@@ -31,7 +31,8 @@ from support.domains.admin_flows import (
     user_body,
 )
 from support.people.identities import next_suffix
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 # ---------------------------------------------------------------------------------------- catalogue
 

@@ -41,7 +41,8 @@ from support.people.identities import (
     unique_username,
 )
 from support.wire import redaction
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 # ---------------------------------------------------------------------------------------- memory
 

@@ -21,7 +21,7 @@ from hamcrest.core.description import Description
 from support.checks.matchers import describe_response
 from support.people.identities import items_of_body
 from support.wire import redaction
-from support.wire.client import ApiResponse
+from support.wire.evidence import ApiResponse
 
 # ---------------------------------------------------------------------------------------- reading
 

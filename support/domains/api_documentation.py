@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from support.checks.matchers import RuleMatcher
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 #: Statuses that keep the description away from a visitor.
 REFUSALS = (401, 403, 404, 410)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 #: read-only functions behind a scope guard: phrase -> (path with {user_id}, the scope that guards it)
 GUARDED_READS: dict[str, tuple[str, str]] = {

@@ -18,7 +18,8 @@ from support.checks.causes import could_not_prepare
 from support.checks.error_matchers import is_oauth_error
 from support.people import flows
 from support.people.identities import Identity
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 
 def _throwaway(identity: Identity) -> None:

@@ -35,7 +35,8 @@ from support.domains.fuzzing import (
     plan_for,
     replay_hint,
 )
-from support.wire.client import AuthPacer, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.pacing import AuthPacer
 from support.wire.settings import Settings
 
 

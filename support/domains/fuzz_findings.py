@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from support.domains.hygiene_rules import RULES_BY_ID, Answer
 from support.wire import redaction
-from support.wire.client import Exchange
+from support.wire.evidence import Exchange
 
 #: check id -> (the rule as the summary states it, the Part C defect a violation shows, if any)
 CHECKS: dict[str, tuple[str, str | None]] = {

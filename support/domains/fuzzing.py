@@ -44,8 +44,11 @@ import requests
 
 from support.domains.fuzz_findings import BOOK, FindingBook, classify
 from support.domains.security_checks import PAYLOADS
-from support.wire.client import AUTH_PATH_PREFIX, AuthPacer, Exchange, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import Exchange
+from support.wire.pacing import AuthPacer
 from support.wire.settings import Settings
+from support.wire.transport import AUTH_PATH_PREFIX
 
 #: The schema copy kept with the suite (used when the target hides its own).
 SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "permiso-openapi.json"

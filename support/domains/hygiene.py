@@ -7,7 +7,7 @@ broken, and the :class:`HygieneWatch` checks every answer of the run against eve
 it saw: per rule, how many answers it applied to, how many broke it, and up to three redacted examples.
 The sign-off summary, the Allure results and the JUnit file show each rule once (support/lifecycle/reporting.py).
 
-The watch subscribes to :meth:`support.wire.client.ExchangeLog.subscribe_all` (every client of the process).
+The watch subscribes to :meth:`support.wire.evidence.ExchangeLog.subscribe_all` (every client of the process).
 It judges answers late - at the end of each step - so that a front 503 page the client retried (the
 client marks it ``retried`` after it has been published) is skipped, and it skips answers from hosts
 other than the target's. ``SECURITY_SCAN_ENABLED=false`` keeps the rules listed but out of the verdict.
@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from support.domains.hygiene_rules import RULES, Answer, RunWideRule, judge
 from support.wire import redaction
-from support.wire.client import Exchange, ExchangeLog
+from support.wire.evidence import Exchange, ExchangeLog
 
 EXEMPT_TAG = "hygiene.unchecked"
 

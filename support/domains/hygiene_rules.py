@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from support.checks.error_matchers import echo_problems, error_shape_problems, internals_problems, submitted_secrets
 from support.checks.matchers import header_problems, no_store_problems, retry_after_problems
-from support.wire.client import Exchange
+from support.wire.evidence import Exchange
 
 # ---------------------------------------------------------------------------------------- hygiene
 #: Header names that only ever serve to advertise the server's technology.

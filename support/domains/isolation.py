@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from support.people.identities import items_of_body
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 READS = ("who they are", "their profile", "their own account by its id", "their sessions",
          "what their token allows")

@@ -219,7 +219,7 @@ def step_for(name: str) -> JourneyStep:
 
 # ------------------------------------------------------------------ endpoint catalogue (budgets.feature)
 class Response(Protocol):
-    """What the catalogue needs of an answer (support.wire.client.ApiResponse satisfies it)."""
+    """What the catalogue needs of an answer (support.wire.evidence.ApiResponse satisfies it)."""
 
     status: int
     elapsed_ms: float
@@ -435,7 +435,7 @@ def all_calls_succeeded() -> BaseMatcher[Any]:
 
 
 class _LoadFailureRatioAtMost(BaseMatcher[Any]):
-    """A load result (support.domains.load.LoadResult) whose failure ratio is at most ``ratio``."""
+    """A load result (support.domains.load_results.LoadResult) whose failure ratio is at most ``ratio``."""
 
     def __init__(self, ratio: float) -> None:
         self.ratio = ratio

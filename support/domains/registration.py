@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from support.domains.admin_flows import track_created, user_body
-from support.wire.client import ApiResponse
+from support.wire.evidence import ApiResponse
 
 # ---------------------------------------------------------------------------------------- registration
 

@@ -31,7 +31,8 @@ from support.checks.timing import Comparison, compare_samples, sample_interleave
 from support.domains.hygiene_rules import cors_problems, version_leak_problems
 from support.people.identities import generate_password
 from support.wire import redaction
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 from support.wire.pacing import API_PACER, AUTH_PACER
 
 # ---------------------------------------------------------------------------------------- hostile input

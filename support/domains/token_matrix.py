@@ -33,7 +33,8 @@ from support.checks.error_matchers import is_bearer_refusal, is_oauth_error
 from support.checks.matchers import has_status
 from support.domains.security_checks import introspects_as
 from support.wire import jwt_forge
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 #: the places that take a token, as the feature names them
 USES = ("asking who is signed in", "introspection", "refreshing the session", "revoking a token")

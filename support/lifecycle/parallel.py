@@ -157,7 +157,7 @@ def _set_up_once(settings: Settings, target: Target) -> dict[str, Any]:
     """
     global _admin, _provisioned, _owned_settings
     from support.lifecycle import provisioning
-    from support.wire.client import TargetUnreachable
+    from support.wire.transport import TargetUnreachable
 
     _owned_settings = settings
     admin = PermisoClient(settings, name="administrator")

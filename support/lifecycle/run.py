@@ -63,8 +63,10 @@ from support.lifecycle.target import Target, TargetError, resolve_target
 from support.people import lending
 from support.people.identities import Identities
 from support.wire.admin_session import AdminSession, AdminSignInRefused, ensure_admin
-from support.wire.client import ExchangeLog, PermisoClient, TargetUnreachable
+from support.wire.client import PermisoClient
+from support.wire.evidence import ExchangeLog
 from support.wire.settings import Settings, SettingsError
+from support.wire.transport import TargetUnreachable
 
 
 @dataclass

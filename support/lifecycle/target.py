@@ -28,9 +28,9 @@ from pathlib import Path
 import requests
 import urllib3
 
-from support.wire.client import close_process_connections, connection_reason
 from support.wire.redaction import register_secret
 from support.wire.settings import Settings, child_environment
+from support.wire.transport import close_process_connections, connection_reason
 
 #: Lockout window of the embedded server, in seconds: short enough to wait for, long enough that the
 #: "refused while locked" step surely runs inside it on a loaded 2-core machine.

@@ -25,7 +25,8 @@ from support.people.identities import (
     require,
 )
 from support.people.pool import Lease
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 #: phrases the features use for the configured accounts (lower case) -> kind
 CONFIGURED = {

@@ -30,7 +30,8 @@ from support.checks.matchers import describe_response
 from support.checks.token_matchers import decode_claims
 from support.people.actors import Actor, actor, anonymous
 from support.people.identities import ProtectedAccountError
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 from support.wire.redaction import redact_text
 from support.wire.settings import Settings
 

@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 from support.checks.causes import PreconditionRefused, refusal_reason
 from support.wire import redaction
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 from support.wire.settings import Settings
 
 PASSWORD_SPECIALS = "!@#$%^&*(),.?:{}|<>"

@@ -49,7 +49,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from support.people.identities import Identity
-from support.wire.client import Exchange, ExchangeLog, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import Exchange, ExchangeLog
 
 #: methods that only read
 READS = frozenset({"GET", "HEAD", "OPTIONS"})

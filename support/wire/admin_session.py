@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from support.wire import redaction
-from support.wire.client import ApiResponse, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse
 
 #: Renew the shared token once this share of its lifetime has passed (a feature must never start with
 #: a token that expires half-way through it).

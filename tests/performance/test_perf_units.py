@@ -1,4 +1,5 @@
-"""Unit tests of support/domains/perf.py and the pure parts of support/domains/load.py (no server, no Locust)."""
+"""Unit tests of support/domains/perf.py, support/domains/load_results.py and the pure parts of
+support/domains/load.py (no server, no Locust)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from hamcrest import assert_that, is_not
 
 from permiso_acceptance import load as load_command
-from support.domains import load, perf
+from support.domains import load, load_results, perf
 from support.wire.settings import Settings
 
 
@@ -110,9 +111,9 @@ def test_locust_results_are_grouped_per_journey_and_judged_per_step(tmp_path: Pa
         _entry("monitor: health", {"2": 19, "150": 1}),
     ], [["POST", "user: sign-in", "HTTP 503 page from the front (rate limit)", "2"]])
 
-    parsed = load.parse_locust_results(tmp_path / "stats.json", prefix, settings)
-    result = load.LoadResult(users=5, spawn_rate=5, duration_s=10, target="t", embedded=False, mode="standalone",
-                             **parsed)
+    parsed = load_results.parse_locust_results(tmp_path / "stats.json", prefix, settings)
+    result = load_results.LoadResult(users=5, spawn_rate=5, duration_s=10, target="t", embedded=False,
+                                     mode="standalone", **parsed)
 
     assert result.total_requests == 220 and round(result.total_rps) == 22
     assert [j.name for j in result.journeys] == ["user", "monitor"]
@@ -128,8 +129,9 @@ def test_locust_results_are_grouped_per_journey_and_judged_per_step(tmp_path: Pa
 
 def test_failure_ratio_over_one_percent_fails_the_load(tmp_path: Path, settings: Settings) -> None:
     prefix = _write_locust_output(tmp_path, [_entry("user: me", {"5": 100}, failures=2)], [])
-    result = load.LoadResult(users=1, spawn_rate=1, duration_s=10, target="t", embedded=True, mode="standalone",
-                             **load.parse_locust_results(tmp_path / "stats.json", prefix, settings))
+    result = load_results.LoadResult(users=1, spawn_rate=1, duration_s=10, target="t", embedded=True,
+                                     mode="standalone",
+                                     **load_results.parse_locust_results(tmp_path / "stats.json", prefix, settings))
     assert any("failure ratio 2.00%" in p for p in result.problems())
     assert_that(result, is_not(perf.failure_ratio_at_most(0.01)))
     assert_that(result, perf.every_step_within_budget())

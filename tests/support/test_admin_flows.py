@@ -14,7 +14,7 @@ from hamcrest import assert_that, is_not
 from requests.structures import CaseInsensitiveDict
 
 from support.domains import admin_callers, admin_catalogue, admin_flows, admin_matchers, registration
-from support.wire.client import ApiResponse, Exchange
+from support.wire.evidence import ApiResponse, Exchange
 
 
 def _answer(status: int, body: Any = None, headers: dict[str, str] | None = None) -> ApiResponse:
@@ -211,7 +211,8 @@ def _release_context(server: Any, settings: Any) -> Any:
     from support_testkit import Reply
 
     from support.people.identities import Identities
-    from support.wire.client import ExchangeLog, PermisoClient
+    from support.wire.client import PermisoClient
+    from support.wire.evidence import ExchangeLog
 
     server.script("POST", "/api/v1/users/", Reply(201, {"id": "4b0c1f7e-0000-4000-8000-000000000001",
                                                          "username": "pa_dana"}))

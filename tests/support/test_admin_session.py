@@ -6,7 +6,8 @@ import pytest
 from support_testkit import Reply, ScriptedServer
 
 from support.wire.admin_session import AdminSession, AdminSignInRefused
-from support.wire.client import AuthPacer, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.pacing import AuthPacer
 from support.wire.settings import Settings
 
 TOKENS = {"access_token": "admin-access-token-0001", "token_type": "Bearer", "expires_in": 900,

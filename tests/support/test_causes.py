@@ -112,7 +112,7 @@ def test_a_refusal_read_from_an_answer_names_the_call_and_masks_secrets() -> Non
     from requests.structures import CaseInsensitiveDict
 
     from support.checks.causes import could_not_prepare
-    from support.wire.client import ApiResponse, Exchange
+    from support.wire.evidence import ApiResponse, Exchange
 
     body = {"error": "validation_error", "error_description": "Request validation failed",
             "details": [{"type": "missing", "loc": ["query", "current_user"], "msg": "Field required"}]}

@@ -19,7 +19,7 @@ from support.checks.causes import PreconditionRefused
 from support.domains import allow_lists, api_documentation, disabled_accounts
 from support.lifecycle.provisioning import production_reason
 from support.people.identities import Identity
-from support.wire.client import ApiResponse, Exchange
+from support.wire.evidence import ApiResponse, Exchange
 
 
 def answer(status: int, body: Any = None, text: str | None = None, method: str = "GET",

@@ -9,7 +9,7 @@ from hamcrest import assert_that, is_not
 from requests.structures import CaseInsensitiveDict
 
 from support.people import flows
-from support.wire.client import ApiResponse, Exchange
+from support.wire.evidence import ApiResponse, Exchange
 
 
 def answer(status: int, body: Any = None, headers: dict[str, str] | None = None,

@@ -17,7 +17,7 @@ from support.domains.fuzz_findings import FindingBook, classify, render_request
 from support.lifecycle import selection
 from support.lifecycle.reporting import RunSummary
 from support.wire import redaction
-from support.wire.client import Exchange
+from support.wire.evidence import Exchange
 from support.wire.settings import DEFAULT_FUZZ_EXAMPLES, Settings, SettingsError
 
 TOKEN_URL = "https://127.0.0.1:8443/api/v1/auth/token"

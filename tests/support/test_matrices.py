@@ -16,7 +16,8 @@ from support_testkit import Reply, ScriptedServer
 from support.domains import account_states, claims, isolation, token_matrix
 from support.people.identities import Identity
 from support.wire import jwt_forge
-from support.wire.client import ApiResponse, Exchange, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse, Exchange
 from support.wire.settings import Settings
 
 SECRET = "unit-test-signing-key-0123456789abcdef"

@@ -12,7 +12,9 @@ from support_testkit import Reply, ScriptedServer
 
 from support.people.identities import Identity
 from support.people.pool import PeoplePool, harmless
-from support.wire.client import AuthPacer, Exchange, ExchangeLog, PermisoClient
+from support.wire.client import PermisoClient
+from support.wire.evidence import Exchange, ExchangeLog
+from support.wire.pacing import AuthPacer
 from support.wire.settings import Settings
 
 API = "https://permiso.example/api/v1"

@@ -15,7 +15,7 @@ from support.checks.error_matchers import does_not_echo, reveals_nothing_interna
 from support.checks.matchers import SECURITY_HEADERS
 from support.domains import hygiene, hygiene_rules
 from support.domains import security_checks as sc
-from support.wire.client import ApiResponse, Exchange
+from support.wire.evidence import ApiResponse, Exchange
 
 GOOD_HEADERS = {**SECURITY_HEADERS, "Strict-Transport-Security": "max-age=63072000",
                 "Content-Type": "application/json"}

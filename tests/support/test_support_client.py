@@ -13,15 +13,11 @@ import requests
 from support_testkit import Reply, ScriptedServer
 
 from support.wire import redaction
-from support.wire.client import (
-    ApiResponse,
-    AuthPacer,
-    Exchange,
-    ExchangeLog,
-    PermisoClient,
-    TargetUnreachable,
-)
+from support.wire.client import PermisoClient
+from support.wire.evidence import ApiResponse, Exchange, ExchangeLog
+from support.wire.pacing import AuthPacer
 from support.wire.settings import Settings
+from support.wire.transport import TargetUnreachable
 
 TOKEN_BODY = {
     "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnLWFjY2Vzcy0xMjM0NTY3ODk",
@@ -340,7 +336,7 @@ def test_https_pools_share_one_ssl_context_per_verification_mode(settings: Setti
     HTTPS pools get one shared context instead, which still verifies when verification is on."""
     import ssl
 
-    from support.wire.client import SharedTLSAdapter, _ssl_context
+    from support.wire.transport import SharedTLSAdapter, _ssl_context
 
     one, two = PermisoClient(settings), PermisoClient(settings)
     pool_one = one.session.get_adapter("https://x").poolmanager.connection_pool_kw["ssl_context"]

@@ -30,7 +30,7 @@ from support.people.identities import (
     unique_username,
 )
 from support.wire import redaction
-from support.wire.client import ApiResponse, Exchange, ExchangeLog
+from support.wire.evidence import ApiResponse, Exchange, ExchangeLog
 from support.wire.settings import Settings
 
 

@@ -40,7 +40,7 @@ from support.checks.matchers import (
     responds_within,
 )
 from support.checks.token_matchers import is_jwt_with_claims, is_token_response
-from support.wire.client import ApiResponse, Exchange
+from support.wire.evidence import ApiResponse, Exchange
 
 SECURITY = {
     "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "X-XSS-Protection": "1; mode=block",

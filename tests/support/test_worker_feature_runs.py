@@ -1,5 +1,5 @@
 """What behavex repeats per feature and need not (support/lifecycle/worker.py ``lighten_feature_runs``), and the
-process's one pool of HTTPS connections (support/wire/client.py ``process_connections``).
+process's one pool of HTTPS connections (support/wire/transport.py ``process_connections``).
 
 behavex runs every feature as a new behave ``Runner`` in the same worker process. The tests run two
 Runners in one process the same way, on a throwaway features folder, and count how often the step module
@@ -15,9 +15,10 @@ import pytest
 import requests
 
 from support.lifecycle import worker
-from support.wire import client as client_module
-from support.wire.client import PermisoClient, close_process_connections, process_connections
+from support.wire import transport as transport_module
+from support.wire.client import PermisoClient
 from support.wire.settings import Settings
+from support.wire.transport import close_process_connections, process_connections
 
 FEATURE = """Feature: one
   Scenario: one step
@@ -150,7 +151,7 @@ def test_the_pool_is_the_process_own(monkeypatch: pytest.MonkeyPatch) -> None:
     assert process_connections(False) is here
     assert process_connections(True) is not here
     parent = os.getpid()
-    monkeypatch.setattr(client_module.os, "getpid", lambda: parent + 1)  # as in a forked worker
+    monkeypatch.setattr(transport_module.os, "getpid", lambda: parent + 1)  # as in a forked worker
     assert process_connections(False) is not here
 
 

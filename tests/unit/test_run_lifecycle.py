@@ -72,7 +72,7 @@ def _bad_exchange() -> Any:
     from datetime import UTC, datetime
 
     from support.checks.matchers import SECURITY_HEADERS
-    from support.wire.client import Exchange
+    from support.wire.evidence import Exchange
 
     headers = {**SECURITY_HEADERS, "Strict-Transport-Security": "max-age=63072000", "Content-Type": "application/json"}
     return Exchange("GET", "https://127.0.0.1:8443/api/v1/users/me", 401, {}, None, headers,
