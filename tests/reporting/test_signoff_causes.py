@@ -157,7 +157,7 @@ def test_one_junit_testcase_per_rule(tmp_path: Path) -> None:
 def test_rules_and_causes_survive_the_behavex_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     parts = tmp_path / "parts"
     parts.mkdir()
-    monkeypatch.setattr(parallel, "shared", lambda context: {"parts_dir": str(parts)})
+    monkeypatch.setattr(worker, "shared", lambda context: {"parts_dir": str(parts)})
     one, two = failing_summary(), RunSummary()
     two.record("Tokens", ["@tokens"], "Refresh", ["allure.issue:D28"], "failed", 0.1,
                cause=FailureCause("scenario", "D28: token answers carry no Cache-Control: no-store", "D28"))
@@ -326,7 +326,7 @@ def test_a_passing_known_defect_is_news_only_off_the_clean_reference() -> None:
 def test_the_gate_and_the_selection_survive_the_behavex_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     parts = tmp_path / "parts"
     parts.mkdir()
-    monkeypatch.setattr(parallel, "shared", lambda context: {"parts_dir": str(parts)})
+    monkeypatch.setattr(worker, "shared", lambda context: {"parts_dir": str(parts)})
     one = gate_summary(selected=16, deselected=3, require_complete_gate=True, clean_reference=True)
     one.capabilities = {"docker": "no engine", "signing_key": None}
     two = RunSummary(selected=2, deselected=1, clean_reference=True)
