@@ -13,7 +13,7 @@ from typing import Any
 from behave import given, then, when
 
 from support.domains import fuzz_area
-from support.lifecycle import reporting
+from support.lifecycle import allure_evidence
 from support.people import flows
 from support.wire.admin_session import ensure_admin
 
@@ -34,13 +34,13 @@ def when_fuzzer_sends_generated_input(context: Any, area: str) -> None:
     title = f"{context.scenario.feature.name} › {context.scenario.name}"
     context.fuzz_report = fuzz_area.fuzz_area(area, context.settings, context.fuzz_callers, context.identities,
                                               context.fuzz_protected, title)
-    reporting.attach_note(context.fuzz_report.note(), "Fuzzing statistics")
+    allure_evidence.attach_note(context.fuzz_report.note(), "Fuzzing statistics")
 
 
 @then("every answer refuses bad input cleanly and every success looks as described")
 def then_answers_refuse_cleanly(context: Any) -> None:
     report = context.fuzz_report
     if report.findings:
-        reporting.attach_note("\n\n".join(f.render() for f in report.findings),
-                              "Findings: minimal requests (redacted)")
+        allure_evidence.attach_note("\n\n".join(f.render() for f in report.findings),
+                                    "Findings: minimal requests (redacted)")
     fuzz_area.raise_findings(report)

@@ -16,7 +16,7 @@ from hamcrest import assert_that, equal_to
 from support.checks.error_matchers import is_oauth_error
 from support.checks.matchers import has_status
 from support.domains import security_checks
-from support.lifecycle import reporting
+from support.lifecycle import allure_evidence
 from support.people import flows
 
 register_type(Who=flows.parse_who, Their=flows.parse_their)
@@ -47,7 +47,7 @@ def when_mallory_times_sign_ins(context: Any, who: str) -> None:
     context.timing = comparison
     context.timed_answers = answers
     # the statistics are the step's evidence (Allure), not console output; a failure's message repeats them
-    reporting.attach_note(comparison.explanation, "Sign-in timing comparison")
+    allure_evidence.attach_note(comparison.explanation, "Sign-in timing comparison")
 
 
 @then("every timed attempt was refused as invalid_grant")

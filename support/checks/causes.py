@@ -15,7 +15,7 @@ something else ("no scope named 'service:api'", ``KeyError: 'users'``). Here:
 - :func:`attribute_failure` / :func:`attribute_scenario` give each failed scenario ONE
   :class:`FailureCause`: a refused precondition (its signature), else the defect the scenario names in
   its ``@allure.issue:<id>`` tag, else the scenario's own rule (its title). Broken run-wide rules are the
-  third kind of cause (``rule``); support/domains/hygiene.py finds them, support/lifecycle/reporting.py
+  third kind of cause (``rule``); support/domains/hygiene.py finds them, support/lifecycle/verdict.py
   lists all.
 
 Nothing here imports behave; answers are duck-typed (``status``, ``body``, ``exchange``).

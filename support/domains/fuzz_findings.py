@@ -197,7 +197,7 @@ class FindingBook:
                 "default); document 401/403/404/409 where they apply.")
 
     def cause_entries(self) -> list[dict[str, Any]]:
-        """One cause per finding for :attr:`support.lifecycle.reporting.RunSummary.extra_causes`, most answers first."""
+        """One cause per finding for :attr:`support.lifecycle.verdict.RunSummary.extra_causes`, most answers first."""
         with self._lock:
             found = sorted(self.findings.values(), key=lambda f: (-f.count, f.operation, f.check))
         replay = f" ({self.replay})" if self.replay else ""
@@ -206,7 +206,7 @@ class FindingBook:
             "rule": f.rule,
             "check": f.check, "operation": f.operation, "scenarios": list(f.scenarios), "count": f.count,
             # double quotes become single: the summary redacts its JSON as text, and a masked form field
-            # right before an escaped quote would take the escape with it (support/lifecycle/reporting.py to_json)
+            # right before an escaped quote would take the escape with it (support/lifecycle/summary_page.py to_json)
             "first": _one_line(redaction.redact_text(" | ".join(f.request.splitlines())), 400).replace('"', "'")
             + replay,
             "error": False, "known_defect": False, "notes": [],

@@ -5,7 +5,8 @@ One rule per scenario (design.md section 2): a broken run-wide rule
 Each rule has its own scenarios (``features/security/headers_and_hygiene.feature``) that fail when it is
 broken, and the :class:`HygieneWatch` checks every answer of the run against every rule and REPORTS what
 it saw: per rule, how many answers it applied to, how many broke it, and up to three redacted examples.
-The sign-off summary, the Allure results and the JUnit file show each rule once (support/lifecycle/reporting.py).
+The sign-off summary, the Allure results and the JUnit file show each rule once (support/lifecycle/summary_page.py,
+support/lifecycle/rule_results.py).
 
 The watch subscribes to :meth:`support.wire.evidence.ExchangeLog.subscribe_all` (every client of the process).
 It judges answers late - at the end of each step - so that a front 503 page the client retried (the
@@ -193,7 +194,8 @@ class HygieneWatch:
             self.scenario, self.exempt = "", False
 
     def rule_records(self) -> list[dict[str, Any]]:
-        """One plain record per rule (held or broken), for the summary (support.lifecycle.reporting.RuleRecord)."""
+        """One plain record per rule (held or broken), for the summary
+        (support.lifecycle.summary_records.RuleRecord)."""
         self.flush()
         with self._lock:
             return [{"id": t.rule.id, "rule": t.rule.text, "clause": t.rule.clause, "tag": t.rule.tag,

@@ -175,11 +175,12 @@ def _set_up_once(settings: Settings, target: Target) -> dict[str, Any]:
 
 def _stop_before_start(message: str) -> None:
     """One line and exit 2 before any worker starts (as `run.fail_fast`), leaving a NOT RUN summary."""
-    from support.lifecycle.reporting import RunSummary
     from support.lifecycle.run_summary import SUMMARY_PATH
+    from support.lifecycle.summary_page import write_summary
+    from support.lifecycle.verdict import RunSummary
 
     with contextlib.suppress(Exception):
-        RunSummary(not_run=message).write(SUMMARY_PATH)
+        write_summary(RunSummary(not_run=message), SUMMARY_PATH)
     sys.stdout.flush()
     print(f"\npermiso-acceptance: {message}", file=sys.stderr, flush=True)
     os._exit(2)
@@ -203,12 +204,13 @@ def after_all_workers(bhx_context: Any) -> None:
             target.stop()
         if parts is not None:
             parts.cleanup()
-    from support.lifecycle.reporting import RunSummary
     from support.lifecycle.run_summary import SUMMARY_PATH, RunNotReleaseReady, capability_lines, publish_summary
     from support.lifecycle.selection import NOTHING_SELECTED
+    from support.lifecycle.summary_page import write_summary
+    from support.lifecycle.verdict import RunSummary
 
     if summary is None or not summary.records:
-        RunSummary(not_run=NOTHING_SELECTED).write(SUMMARY_PATH)
+        write_summary(RunSummary(not_run=NOTHING_SELECTED), SUMMARY_PATH)
         raise RunNotReleaseReady(NOTHING_SELECTED)
     summary.policy = _policy
     for line in capability_lines(summary.capabilities):
@@ -220,7 +222,8 @@ def after_all_workers(bhx_context: Any) -> None:
 
 def merge_summaries(parts_dir: Path) -> Any:
     """One RunSummary from every part the workers wrote (None when there is none)."""
-    from support.lifecycle.reporting import BudgetRecord, RuleRecord, RunSummary, ScenarioRecord, merge_rules
+    from support.lifecycle.summary_records import BudgetRecord, RuleRecord, ScenarioRecord, merge_rules
+    from support.lifecycle.verdict import RunSummary
 
     files = sorted(parts_dir.glob("part-*.json"))
     if not files:

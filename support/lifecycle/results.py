@@ -37,7 +37,7 @@ from behave.reporter.junit import JUnitReporter
 
 from support.lifecycle import worker
 
-#: What allure-behave (and support/lifecycle/reporting.py's metadata) writes into the results folder.
+#: What allure-behave (and support/lifecycle/allure_environment.py's metadata) writes into the results folder.
 ALLURE_PATTERNS = (
     "*-result.json", "*-container.json", "*-attachment*", "environment.properties", "executor.json",
     "categories.json",

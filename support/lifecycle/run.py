@@ -160,13 +160,14 @@ def write_not_run(context: Any, reason: str) -> Any:
     `permiso-acceptance sensitivity` reads every JUnit testcase as a scenario. Not in a behavex worker
     (the main process owns the summary). Returns the summary written, or None.
     """
-    from support.lifecycle import reporting
+    from support.lifecycle.summary_page import write_summary
+    from support.lifecycle.verdict import RunSummary
 
     if worker.in_worker(context):
         return None
     results.start_fresh(context)
-    summary = reporting.RunSummary(not_run=reason)
-    summary.write(SUMMARY_PATH)
+    summary = RunSummary(not_run=reason)
+    write_summary(summary, SUMMARY_PATH)
     return summary
 
 
@@ -346,7 +347,7 @@ def before_scenario(context: Any, scenario: Any) -> None:
         scenario.skip(reason)
         return
     from support.domains import hygiene
-    from support.lifecycle.reporting import apply_domain_labels
+    from support.lifecycle.allure_evidence import apply_domain_labels
 
     hygiene.scenario_started(context, scenario)
     apply_domain_labels(scenario.feature.tags, scenario.tags)
@@ -367,7 +368,7 @@ def after_scenario(context: Any, scenario: Any) -> None:
         return
     from support.checks import causes
     from support.domains import hygiene
-    from support.lifecycle import reporting
+    from support.lifecycle import allure_evidence
 
     hygiene.verify_scenario(context, scenario)  # judge this scenario's last answers (never raises)
     status = scenario.status.name if hasattr(scenario.status, "name") else str(scenario.status)
@@ -376,13 +377,13 @@ def after_scenario(context: Any, scenario: Any) -> None:
     log: ExchangeLog | None = getattr(context, "log", None)
     if log is not None and log.records:
         if status in {"failed", "error", "hook_error"}:
-            reporting.attach_exchanges(log.records)
-        reporting.attach_timings([r for r in log.records if not r.retried])  # a retried 503 is no answer
+            allure_evidence.attach_exchanges(log.records)
+        allure_evidence.attach_timings([r for r in log.records if not r.retried])  # a retried 503 is no answer
     if cause is not None:
-        reporting.label_cause(cause)
+        allure_evidence.label_cause(cause)
     reason = getattr(scenario, "skip_reason", None)
     if status == "skipped" and reason and not getattr(context.config, "show_skipped", False):
-        reporting.report_skip_to_allure(reason)  # allure-behave drops skipped scenarios otherwise
+        allure_evidence.report_skip_to_allure(reason)  # allure-behave drops skipped scenarios otherwise
     if state.summary is not None:
         state.summary.record(
             feature_name=scenario.feature.name,

@@ -38,7 +38,7 @@ def capability_lines(capabilities: Mapping[str, str | None]) -> list[str]:
 
 
 def new_summary(state: Any = None) -> Any:
-    from support.lifecycle.reporting import RunSummary
+    from support.lifecycle.verdict import RunSummary
 
     summary = RunSummary()
     if state is not None:
@@ -68,7 +68,7 @@ def target_text(target: Target | None, settings: Settings) -> str:
 
 
 def write_metadata(state: Any) -> None:
-    from support.lifecycle.reporting import write_run_metadata
+    from support.lifecycle.allure_environment import write_run_metadata
 
     assert state.target is not None
     write_run_metadata(
@@ -87,7 +87,7 @@ def finish_summary(context: Any, summary: Any, settings: Settings | None) -> Non
     """Give the summary what only the end of the run knows: the run-wide rules as the watch saw them
     (then forgotten, so a behavex worker's next feature starts afresh), the scan switch, interruption."""
     from support.domains import hygiene
-    from support.lifecycle.reporting import RuleRecord
+    from support.lifecycle.summary_records import RuleRecord
 
     summary.rules = [RuleRecord.from_dict(r) for r in hygiene.WATCH.rule_records()]
     hygiene.WATCH.reset()
@@ -117,22 +117,22 @@ def publish_summary(summary: Any, *, allure_dir: Path | None = ALLURE_RESULTS,
                     junit_dir: Path | None = JUNIT_DIR) -> None:
     """Write the sign-off summary (Markdown + JSON), one Allure result per run-wide rule and the JUnit
     file of the rules, then print the summary past behave's capture."""
-    from support.lifecycle import reporting
+    from support.lifecycle import allure_environment, rule_results, summary_page
 
-    summary.write(SUMMARY_PATH)
+    summary_page.write_summary(summary, SUMMARY_PATH)
     if allure_dir is not None:
-        reporting.append_properties(allure_dir, reporting.signoff_properties(summary))
+        allure_environment.append_properties(allure_dir, allure_environment.signoff_properties(summary))
     if summary.rules and allure_dir is not None:
-        reporting.write_rule_results(allure_dir, summary.rules, scan_enabled=summary.scan_enabled)
+        rule_results.write_rule_results(allure_dir, summary.rules, scan_enabled=summary.scan_enabled)
     if summary.rules and junit_dir is not None:
-        reporting.write_rule_junit(junit_dir, summary.rules, scan_enabled=summary.scan_enabled)
+        rule_results.write_rule_junit(junit_dir, summary.rules, scan_enabled=summary.scan_enabled)
     if getattr(summary, "notes", None) and allure_dir is not None:
         from support.domains.fuzz_findings import write_note_result
 
         for note in summary.notes:
             write_note_result(allure_dir, note)
     # behave captures what after_all prints; the summary writes past the capture on purpose.
-    summary.print_to_console()
+    summary_page.print_to_console(summary)
 
 
 class RunNotReleaseReady(Exception):

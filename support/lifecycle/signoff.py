@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 BASELINE_VERSION = 1
-#: domains whose @critical scenarios a waiver may cover only by naming them (reporting.DOMAIN_TAGS names)
+#: domains whose @critical scenarios a waiver may cover only by naming them (summary_records.DOMAIN_TAGS names)
 PROTECTED_DOMAINS: tuple[str, ...] = ("auth", "tokens")
 _WAIVER_KEYS = frozenset({"id", "defect", "rule", "scenarios", "reason", "accepted_by", "expires"})
 _ACCEPTED, _EXPIRED, _NOT_COVERED, _STALE = "accepted", "expired", "not covered", "stale"

@@ -34,7 +34,9 @@ from report_helpers import (
 )
 
 from permiso_acceptance import report as report_cli
-from support.lifecycle.reporting import RunSummary, write_run_metadata
+from support.lifecycle.allure_environment import write_run_metadata
+from support.lifecycle.summary_page import render_markdown
+from support.lifecycle.verdict import RunSummary
 
 FAILED_CRITICAL = "A refused sign-in leaves redacted evidence"
 KNOWN_DEFECT = "A revoked refresh token still refreshes"
@@ -99,12 +101,12 @@ def test_verdict_rules() -> None:
     summary.record("F", ["@auth"], "ok", ["@critical"], "passed", 0.1)
     summary.record("F", ["@tokens"], "defect", ["@known_defect", "@allure.issue:D7"], "failed", 0.1)
     summary.record("F", ["@security"], "skip", [], "skipped", 0.0, skip_reason="needs docker")
-    assert summary.release_ready and summary.render_markdown().splitlines()[2] == "Verdict: RELEASE-READY"
+    assert summary.release_ready and render_markdown(summary).splitlines()[2] == "Verdict: RELEASE-READY"
     summary.record_budget("POST /auth/token", 40, 120, 500)
     assert summary.release_ready
     summary.record_budget("GET /health", 50, 150, 100)
     assert summary.verdict == "Verdict: NOT RELEASE-READY (1 performance budget missed)"
-    assert "**MISSED**" in summary.render_markdown()
+    assert "**MISSED**" in render_markdown(summary)
 
 
 def test_behave_statuses_are_folded() -> None:

@@ -15,8 +15,11 @@ from permiso_acceptance import baseline as baseline_cli
 from permiso_acceptance.report import cause_categories
 from support.checks.causes import FailureCause
 from support.lifecycle import signoff
-from support.lifecycle.reporting import RuleRecord, RunSummary, signoff_properties
+from support.lifecycle.allure_environment import signoff_properties
 from support.lifecycle.signoff import Baseline, Policy, SignoffFileError, Waiver
+from support.lifecycle.summary_page import render_markdown, to_json
+from support.lifecycle.summary_records import RuleRecord
+from support.lifecycle.verdict import RunSummary
 
 TODAY = dt.date(2026, 12, 2)
 REFRESH = "Refreshing a session › An old refresh token is refused"
@@ -42,7 +45,7 @@ def summary(*, refresh_fails: bool = True, cors_broken: bool = False, policy: Po
 
 
 def baseline_of(s: RunSummary) -> Baseline:
-    return signoff.baseline_from_summary(s.to_json(), TODAY)
+    return signoff.baseline_from_summary(to_json(s), TODAY)
 
 
 # ------------------------------------------------------------------------------------ cause identity
@@ -64,10 +67,10 @@ def test_new_fixed_and_persisting_against_the_baseline() -> None:
     assert [c["key"] for c in judged.persisting] == ["scenario:D9"]
     assert [c["key"] for c in judged.fixed] == ["rule:cors"]
     assert now.verdict.startswith("Verdict: NOT RELEASE-READY (1 new cause since the baseline of 2026-12-02; ")
-    page = now.render_markdown()
+    page = render_markdown(now)
     assert "## Since the baseline of 2026-12-02" in page and "**Fixed** (1):" in page
     assert f"- **NEW** **scenario** {REFRESH}" in page and "- persisting **scenario** [D9]" in page
-    data = now.to_json()
+    data = to_json(now)
     assert data["target"] == "embedded reference Permiso (profile contract)"
     assert data["signoff"]["new"] == [f"scenario:{REFRESH}"] and data["signoff"]["fixed"][0]["key"] == "rule:cors"
     assert {c["change"] for c in data["causes"]} == {"new", "persisting"}
@@ -78,17 +81,17 @@ def test_new_fixed_and_persisting_against_the_baseline() -> None:
 
 def test_without_a_baseline_nothing_is_called_new() -> None:
     s = summary()
-    assert "new cause" not in s.verdict and "Since the baseline" not in s.render_markdown()
-    assert {c["change"] for c in s.to_json()["causes"]} == {None}
+    assert "new cause" not in s.verdict and "Since the baseline" not in render_markdown(s)
+    assert {c["change"] for c in to_json(s)["causes"]} == {None}
 
 
 def test_a_baseline_comes_only_from_a_complete_run() -> None:
     with pytest.raises(SignoffFileError, match="checked nothing"):
-        signoff.baseline_from_summary(RunSummary(not_run="bad setting").to_json(), TODAY)
+        signoff.baseline_from_summary(to_json(RunSummary(not_run="bad setting")), TODAY)
     interrupted = summary()
     interrupted.interrupted = True
     with pytest.raises(SignoffFileError, match="interrupted"):
-        signoff.baseline_from_summary(interrupted.to_json(), TODAY)
+        signoff.baseline_from_summary(to_json(interrupted), TODAY)
 
 
 @pytest.mark.parametrize(("text", "problem"), [
@@ -119,7 +122,7 @@ def test_a_valid_waiver_accepts_its_cause_and_the_run_is_ready() -> None:
     assert s.verdict == "Verdict: RELEASE-READY — 2 causes accepted by waiver (refresh, hdr)"
     assert s.excused("Refreshing a session › An old refresh token is refused")
     assert [r.title for r in s.waived] == [REFRESH, "Hygiene › A refusal says how to authenticate"]
-    page = s.render_markdown()
+    page = render_markdown(s)
     assert "(accepted: waiver refresh)" in page and "## Failed, accepted by a waiver" in page
     assert "- **accepted** refresh (" in page
     assert signoff_properties(s)["signoff.waiver.refresh"].startswith("accepted (until 2027-01-31")
@@ -133,7 +136,7 @@ def test_an_expired_waiver_blocks_again_and_is_named() -> None:
     assert "waiver refresh expired (it held until 2026-12-01)" in s.verdict
     assert "1 @critical scenario failed" in s.verdict
     assert not s.excused(REFRESH)
-    assert "- **expired** refresh" in s.render_markdown()
+    assert "- **expired** refresh" in render_markdown(s)
 
 
 def test_a_waiver_is_valid_through_its_expiry_day() -> None:
@@ -149,7 +152,7 @@ def test_a_stale_waiver_is_reported_and_does_not_block() -> None:
     assert s.release_ready
     states = {w["id"]: w["state"] for w in s.judgement().waivers}
     assert states == {"refresh": "accepted", "h": "accepted", "old": "stale"}
-    assert "- **stale** old (D16" in s.render_markdown()
+    assert "- **stale** old (D16" in render_markdown(s)
 
 
 def test_a_defect_waiver_cannot_cover_a_critical_auth_or_token_scenario_it_does_not_name() -> None:
@@ -235,7 +238,7 @@ def test_two_waivers_with_one_id_are_refused(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- the command and Allure
 def test_baseline_accept_show_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     summary_path = tmp_path / "signoff-summary.json"
-    summary_path.write_text(json.dumps(summary().to_json()), encoding="utf-8")
+    summary_path.write_text(json.dumps(to_json(summary())), encoding="utf-8")
     base = tmp_path / "signoff" / "baseline.json"
     assert baseline_cli.main(["accept", "--summary", str(summary_path), "--baseline", str(base)], today=TODAY) == 0
     out = capsys.readouterr().out
@@ -254,7 +257,7 @@ def test_baseline_accept_show_and_check(tmp_path: Path, capsys: pytest.CaptureFi
 def test_baseline_accept_refuses_a_run_that_checked_nothing(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     summary_path = tmp_path / "signoff-summary.json"
-    summary_path.write_text(json.dumps(RunSummary(not_run="unreachable").to_json()), encoding="utf-8")
+    summary_path.write_text(json.dumps(to_json(RunSummary(not_run="unreachable"))), encoding="utf-8")
     code = baseline_cli.main(["accept", "--summary", str(summary_path), "--baseline", str(tmp_path / "b.json")])
     err = capsys.readouterr().err
     assert code == 2 and "a baseline must come from a complete run" in err and len(err.strip().splitlines()) == 1
@@ -267,7 +270,7 @@ def test_allure_categories_say_new_and_accepted() -> None:
     base = baseline_of(summary(refresh_fails=False))
     policy = Policy(baseline=base, waivers=(waiver("hdr", defect="D9"),), today=TODAY)
     names = [json.loads(c.split("name: ", 1)[1].split(", matchers", 1)[0])
-             for c in cause_categories(summary(policy=policy).to_json())]
+             for c in cause_categories(to_json(summary(policy=policy)))]
     assert names[0].startswith(f"NEW · scenario: {REFRESH}")
     assert names[1].startswith("accepted by waiver hdr · scenario [D9]")
 

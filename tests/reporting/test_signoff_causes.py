@@ -12,7 +12,10 @@ import pytest
 
 from support.checks.causes import FailureCause, PreconditionRefused
 from support.lifecycle import parallel, worker
-from support.lifecycle.reporting import RuleRecord, RunSummary, merge_rules, write_rule_junit, write_rule_results
+from support.lifecycle.rule_results import write_rule_junit, write_rule_results
+from support.lifecycle.summary_page import render_markdown, to_json, write_json, write_summary
+from support.lifecycle.summary_records import RuleRecord, merge_rules
+from support.lifecycle.verdict import RunSummary
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkYW5hIn0.c2lnbmF0dXJlLXNpZw"
 REFUSED = PreconditionRefused("POST", "/api/v1/roles/", 422, "query.current_user missing")
@@ -47,7 +50,7 @@ def failing_summary() -> RunSummary:
 
 
 def test_markdown_opens_with_causes_sorted_by_how_many_they_affect() -> None:
-    page = failing_summary().render_markdown()
+    page = render_markdown(failing_summary())
     lines = page.splitlines()
     assert lines[2].startswith("Verdict: NOT RELEASE-READY")
     assert "1 run-wide rule broken" in lines[2]
@@ -71,16 +74,16 @@ def test_a_clean_run_names_no_cause_and_lists_the_rules_as_held() -> None:
     s = RunSummary()
     s.record("Login", ["@auth"], "Signing in works", ["critical"], "passed", 0.1)
     s.rules = [rule(), rule("no_store", text="Token answers are never cached")]
-    page = s.render_markdown()
+    page = render_markdown(s)
     assert page.splitlines()[2] == "Verdict: RELEASE-READY"
     assert page.split("## Causes")[1].split("##")[0].strip() == "None."
-    data = s.to_json()
+    data = to_json(s)
     assert data["verdict"] == "RELEASE-READY" and data["causes"] == []
     assert all(r["held"] and r["violations"] == 0 for r in data["rules"])
 
 
 def test_json_shape() -> None:
-    data = failing_summary().to_json()
+    data = to_json(failing_summary())
     assert set(data) >= {"verdict", "counts", "causes", "interrupted", "skipped", "rules"}
     assert data["verdict"].startswith("NOT RELEASE-READY (")
     assert data["counts"] | {} == {**data["counts"], "passed": 1, "failed": 4, "errors": 1, "skipped": 1,
@@ -103,7 +106,7 @@ def test_json_shape() -> None:
 
 
 def test_write_puts_the_json_beside_the_markdown(tmp_path: Path) -> None:
-    md = failing_summary().write(tmp_path / "reports" / "signoff-summary.md")
+    md = write_summary(failing_summary(), tmp_path / "reports" / "signoff-summary.md")
     data = json.loads(md.with_suffix(".json").read_text(encoding="utf-8"))
     assert data["counts"]["total"] == 7
 
@@ -113,14 +116,14 @@ def test_scan_disabled_lists_rules_but_keeps_them_out_of_the_verdict() -> None:
     s.record("Login", ["@auth"], "Signing in works", [], "passed", 0.1)
     s.rules = [rule(violations=3, defect="D9")]
     assert s.release_ready
-    page = s.render_markdown()
+    page = render_markdown(s)
     assert "not counted: SECURITY_SCAN_ENABLED=false" in page and "**BROKEN**" in page
 
 
 def test_interruption_is_recorded_and_refuses_release() -> None:
     s = RunSummary(interrupted=True)
     s.record("Login", ["@auth"], "Signing in works", [], "passed", 0.1)
-    assert "the run was interrupted" in s.verdict and s.to_json()["interrupted"] is True
+    assert "the run was interrupted" in s.verdict and to_json(s)["interrupted"] is True
 
 
 def test_one_allure_result_per_rule(tmp_path: Path) -> None:
@@ -249,11 +252,11 @@ def test_the_verdict_names_the_critical_scenarios_not_run_by_capability() -> Non
     expected = ("Verdict: RELEASE-READY — 14 @critical scenarios not run: 7 need tls_front, 6 need signing_key, "
                 "1 needs docker")
     assert s.release_ready and s.verdict == expected
-    assert s.render_markdown().splitlines()[2] == expected
-    data = s.to_json()
+    assert render_markdown(s).splitlines()[2] == expected
+    data = to_json(s)
     assert data["verdict"] == expected.removeprefix("Verdict: ")
     assert data["critical_not_run"] == {"tls_front": 7, "signing_key": 6, "docker": 1}
-    section = s.render_markdown().split("## @critical scenarios not run")[1].split("\n## ")[0]
+    section = render_markdown(s).split("## @critical scenarios not run")[1].split("\n## ")[0]
     assert "- F › docker 0: needs docker: not configured here" in section and "not critical" not in section
 
 
@@ -278,12 +281,12 @@ def test_a_skip_without_the_needs_form_is_its_own_group() -> None:
 
 def test_not_run_says_why_and_nothing_else() -> None:
     s = RunSummary(not_run="setting PERMISO_PERF_SAMPLES=abc (from -D) is not a whole number")
-    page = s.render_markdown()
+    page = render_markdown(s)
     assert page.splitlines()[:3] == ["# Permiso acceptance: release sign-off", "",
                                      "Verdict: NOT RUN (setting PERMISO_PERF_SAMPLES=abc (from -D) is not a whole "
                                      "number)"]
     assert "## Causes" not in page and "RELEASE-READY" not in page
-    data = s.to_json()
+    data = to_json(s)
     assert data["verdict"].startswith("NOT RUN (setting PERMISO_PERF_SAMPLES=abc")
     assert data["release_ready"] is False and data["not_run"] and data["counts"]["total"] == 0
 
@@ -296,10 +299,10 @@ def test_interruption_names_what_never_ran_and_does_not_count_the_cut_short_scen
                                 "KeyboardInterrupt"))
     assert s.verdict == "Verdict: INTERRUPTED (8 of 10 selected scenarios never ran, 1 was cut short)"
     assert not s.release_ready and s.causes() == []
-    data = s.to_json()
+    data = to_json(s)
     assert data["interrupted"] is True and data["never_ran"] == 8 and data["selected"] == 10
     assert data["counts"]["untested"] == 8 and data["counts"]["errors"] == 1 and data["counts"]["total"] == 10
-    assert "Cut short by the interruption" in s.render_markdown()
+    assert "Cut short by the interruption" in render_markdown(s)
     s.record("Login", ["@auth"], "Refused", [], "failed", 0.1)
     assert s.verdict == "Verdict: INTERRUPTED (7 of 10 selected scenarios never ran, 1 was cut short; " \
                         "1 other scenario failed)"
@@ -310,14 +313,14 @@ def test_behave_counts_add_the_scenarios_the_selection_left_out() -> None:
     assert s.behave_counts() == {"passed": 1, "failed": 0, "error": 0, "skipped": 115, "untested": 0, "total": 116}
     assert s.counts()["not_selected"] == 100 and s.counts()["total"] == 16
     assert "behave's count: 1 passed, 0 failed, 0 error, 115 skipped (100 of them not selected), 0 untested." \
-        in s.render_markdown()
+        in render_markdown(s)
 
 
 def test_a_passing_known_defect_is_news_only_off_the_clean_reference() -> None:
     def page(clean: bool) -> str:
         s = RunSummary(clean_reference=clean)
         s.record("T", ["@tokens"], "Refresh reuse", ["known_defect", "allure.issue:D6"], "passed", 0.1)
-        return s.render_markdown().split("## Known defects")[1]
+        return render_markdown(s).split("## Known defects")[1]
 
     assert "may be fixed" in page(False)
     assert "may be fixed" not in page(True) and "Refresh reuse [D6]: passed" in page(True)
@@ -345,7 +348,7 @@ def test_the_json_summary_stays_valid_json_when_a_masked_value_meets_a_quote(tmp
     cause = 'POST /api/v1/auth/token body grant_type=password&password=hunter2"x&username=dana'
     s.record("Fuzz", ["@security"], "Sign-in", [], "failed", 0.1,
              cause=FailureCause("scenario", cause, None, "Sign-in"))
-    path = s.write_json(tmp_path / "summary.json")
+    path = write_json(s, tmp_path / "summary.json")
     text = path.read_text(encoding="utf-8")
     data = json.loads(text)
     assert "hunter2" not in text and data["causes"][0]["cause"].startswith("POST /api/v1/auth/token")

@@ -15,7 +15,8 @@ from support.checks.causes import FINDING, Findings, attribute_failure
 from support.domains import fuzzing
 from support.domains.fuzz_findings import FindingBook, classify, render_request
 from support.lifecycle import selection
-from support.lifecycle.reporting import RunSummary
+from support.lifecycle.summary_page import render_markdown, to_json
+from support.lifecycle.verdict import RunSummary
 from support.wire import redaction
 from support.wire.evidence import Exchange
 from support.wire.settings import DEFAULT_FUZZ_EXAMPLES, Settings, SettingsError
@@ -132,9 +133,9 @@ def test_the_summary_lists_each_finding_once_and_the_note_apart() -> None:
     summary.notes = ["Note on the API schema: 401 by 2 operations"]
     causes = summary.causes()
     assert [c["kind"] for c in causes] == [FINDING, FINDING]
-    page = summary.render_markdown()
+    page = render_markdown(summary)
     assert "- **finding** POST /x answers generated input with a server error (5xx): 3 answers" in page
-    assert "## Notes (not failures)" in page and summary.to_json()["notes"] == summary.notes
+    assert "## Notes (not failures)" in page and to_json(summary)["notes"] == summary.notes
     assert not summary.release_ready
 
 

@@ -101,7 +101,7 @@ def test_after_step_never_fails_a_step_for_a_run_wide_rule(fresh_watch: Any) -> 
 def test_the_end_of_the_run_publishes_rules_to_summary_allure_and_junit(
         fresh_watch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from support.lifecycle import run_summary
-    from support.lifecycle.reporting import RunSummary
+    from support.lifecycle.verdict import RunSummary
 
     monkeypatch.chdir(tmp_path)
     fresh_watch(_bad_exchange())
@@ -144,7 +144,7 @@ def test_fail_run_counts_a_hook_failure_and_raises_only_without_a_runner() -> No
 def test_a_run_wide_rule_alone_makes_after_all_fail_the_run_quietly(
         fresh_watch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from support.lifecycle import run
-    from support.lifecycle.reporting import RunSummary
+    from support.lifecycle.verdict import RunSummary
 
     monkeypatch.chdir(tmp_path)
     fresh_watch(_bad_exchange())
@@ -160,7 +160,7 @@ def test_a_run_wide_rule_alone_makes_after_all_fail_the_run_quietly(
 def test_a_release_ready_run_keeps_exit_code_0(fresh_watch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                ) -> None:
     from support.lifecycle import run
-    from support.lifecycle.reporting import RunSummary
+    from support.lifecycle.verdict import RunSummary
 
     monkeypatch.chdir(tmp_path)
     summary = RunSummary()
@@ -173,7 +173,7 @@ def test_a_release_ready_run_keeps_exit_code_0(fresh_watch: Any, tmp_path: Path,
 def test_nothing_run_writes_not_run_and_fails_the_run(fresh_watch: Any, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from support.lifecycle import run
-    from support.lifecycle.reporting import RunSummary
+    from support.lifecycle.verdict import RunSummary
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "junit").mkdir()
