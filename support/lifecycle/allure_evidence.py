@@ -37,7 +37,7 @@ __all__ = [
 
 
 class RenderableExchange(Protocol):
-    """What the reporting functions need of ``support.wire.client.Exchange`` (duck typing keeps tests light)."""
+    """What the reporting functions need of ``support.wire.evidence.Exchange`` (duck typing keeps tests light)."""
 
     method: str
     url: str
