@@ -103,9 +103,9 @@ class SharedTLSAdapter(requests.adapters.HTTPAdapter):
     or certifi's when verifying) is still loaded by urllib3 as before.
     """
 
-    def __init__(self, verify: bool | str) -> None:
+    def __init__(self, verify: bool | str, **pool: Any) -> None:
         self._verify = verify
-        super().__init__()
+        super().__init__(**pool)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["ssl_context"] = _ssl_context(self._verify)
@@ -128,8 +128,7 @@ class _ProcessConnections(SharedTLSAdapter):
     POOL_SIZE = 32
 
     def __init__(self, verify: bool | str) -> None:
-        self._verify = verify
-        requests.adapters.HTTPAdapter.__init__(self, pool_connections=4, pool_maxsize=self.POOL_SIZE)
+        super().__init__(verify, pool_connections=4, pool_maxsize=self.POOL_SIZE)
 
     def close(self) -> None:
         """Left open for the other clients of the process (its connections close with the process)."""
