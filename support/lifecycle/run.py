@@ -239,7 +239,7 @@ def _userdata(context: Any) -> dict[str, str]:
 
 def before_all(context: Any) -> None:
     # Under behavex each feature is its own behave run; "nothing selected" is judged run-wide there.
-    if selected_scenarios(context) == 0 and not context.config.dry_run and not worker.in_worker(context):
+    if not worker.in_worker(context) and not context.config.dry_run and selected_scenarios(context) == 0:
         fail_fast(context, NOTHING_SELECTED)
         return
     try:
@@ -251,7 +251,7 @@ def before_all(context: Any) -> None:
     excuse_accepted_failures()
     if not fuzz_selected(context.config, settings):
         leave_out_fuzz(context.config)
-        if selected_scenarios(context) == 0 and not context.config.dry_run and not worker.in_worker(context):
+        if not worker.in_worker(context) and not context.config.dry_run and selected_scenarios(context) == 0:
             fail_fast(context, NOTHING_SELECTED + FUZZ_HINT)
             return
     if not context.config.dry_run:
