@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,8 +139,12 @@ def embedded_settings(settings: Settings, base_url: str, http_url: str, jwt_secr
     )
 
 
-def start_embedded(settings: Settings) -> tuple[Target, Settings]:
-    """Start the reference Permiso as a subprocess and return it with the settings pointed at it."""
+def start_embedded(settings: Settings, meanwhile: Callable[[], object] | None = None) -> tuple[Target, Settings]:
+    """Start the reference Permiso as a subprocess and return it with the settings pointed at it.
+
+    ``meanwhile`` runs once the process is started and before its health is awaited: the server spends
+    about half a second importing and seeding, which the caller may use (behavex's main process loads
+    the step definitions in it). What it raises is ignored; it must not need the server."""
     port, http_port = free_port(), free_port()
     jwt_secret = secrets.token_urlsafe(32)
     register_secret(jwt_secret)
@@ -197,6 +202,9 @@ def start_embedded(settings: Settings) -> tuple[Target, Settings]:
     target = Target(base_url, f"http://127.0.0.1:{http_port}", True, process=process, workdir=workdir,
                     profile=settings.permiso_reference_profile)
     try:
+        if meanwhile is not None:
+            with contextlib.suppress(Exception):
+                meanwhile()
         wait_until_healthy(target, timeout_s=EMBEDDED_START_TIMEOUT_S, log_path=log_path)
     except BaseException:
         target.stop()

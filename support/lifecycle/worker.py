@@ -117,21 +117,46 @@ def load_step_definitions_once() -> None:
     if getattr(Runner.load_step_definitions, "_permiso_once", False):
         return
     original = Runner.load_step_definitions
-    loaded: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     def load_step_definitions(self: Any, extra_step_paths: Any = None) -> Any:
         steps_dir = os.path.abspath(os.path.join(self.base_dir or ".", self.config.steps_dir))
         key = (steps_dir, tuple(str(p) for p in extra_step_paths or ()))
         # the registry this run will match against (behave's decorators write into the same one)
         registry = getattr(self, "step_registry", None) or behave_runner.the_step_registry
-        if loaded.get(key) is registry and any(registry.steps.values()):
+        if _LOADED.get(key) is registry and any(registry.steps.values()):
             return None
         result = original(self, extra_step_paths)
-        loaded[key] = registry
+        _LOADED[key] = registry
         return result
 
     load_step_definitions._permiso_once = True  # type: ignore[attr-defined]
     Runner.load_step_definitions = load_step_definitions  # type: ignore[method-assign]
+
+
+#: the step folders (and extra paths) whose definitions this process has loaded, with the registry they went to
+_LOADED: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def preload_step_definitions(features_dir: str | Path = "features", steps_dir: str = "steps") -> bool:
+    """Load the step definitions now, as behave would for a run of ``features_dir``; True when loaded.
+
+    behavex's main process calls it while the embedded server starts (``start_embedded(meanwhile=...)``):
+    the @SERIAL features, which run in that process, and every worker, forked from it, then find the
+    definitions loaded (``load_step_definitions_once``) instead of spending 0.17 s on them after the
+    server is up. Where the folder is not there, nothing is loaded and behave loads as usual later.
+    """
+    from behave import runner as behave_runner
+    from behave.runner_util import load_step_modules
+
+    path = os.path.abspath(os.path.join(str(features_dir), steps_dir))
+    key = (path, ())
+    registry = behave_runner.the_step_registry
+    if not os.path.isdir(path) or (_LOADED.get(key) is registry and any(registry.steps.values())):
+        return False
+    load_step_definitions_once()
+    load_step_modules([path])
+    _LOADED[key] = registry
+    return True
 
 
 def shared_capabilities(context: Any) -> dict[str, str | None] | None:

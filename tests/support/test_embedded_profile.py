@@ -60,3 +60,29 @@ def test_start_embedded_passes_the_hashing_to_the_server(clean_env: Path, monkey
     fast_argv, _ = embedded_launch.command(Settings.load({"PERMISO_REFERENCE_HASHING": "fast"}))
     assert "--hashing=production" in production_argv and "PERMISO_REFERENCE_HASHING" not in env
     assert "--hashing=fast" in fast_argv
+
+
+def test_start_embedded_runs_meanwhile_while_the_server_boots(clean_env: Path, monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """behavex's main process loads the step definitions in the half second the server takes to boot; what
+    the caller does meanwhile never stops the start, even when it fails."""
+    import support.lifecycle.target as target_module
+
+    events: list[str] = []
+    waited = target_module.wait_until_healthy
+
+    def wait(*args: Any, **kwargs: Any) -> None:
+        events.append("wait for health")
+        waited(*args, **kwargs)
+
+    def failing() -> None:
+        events.append("meanwhile")
+        raise RuntimeError("whatever the caller did")
+
+    monkeypatch.setattr(target_module, "wait_until_healthy", wait)
+    target, pointed = target_module.start_embedded(Settings.load({}, env_file=None), meanwhile=failing)
+    try:
+        assert events == ["meanwhile", "wait for health"]
+        assert target.version and pointed.base_url == target.base_url
+    finally:
+        target.stop()

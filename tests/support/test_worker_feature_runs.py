@@ -51,6 +51,7 @@ def fresh_behave(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setattr(Runner, "load_step_definitions", Runner.load_step_definitions)
     registry = step_registry.registry  # the one behave's decorators write into
     monkeypatch.setattr(registry, "steps", {kind: [] for kind in registry.steps})
+    monkeypatch.setattr(worker, "_LOADED", {})
     yield tmp_path
 
 
@@ -85,6 +86,22 @@ def test_an_emptied_registry_is_loaded_again(fresh_behave: Path) -> None:
         definitions.clear()
     assert _run_feature_as_behavex_does(fresh_behave)
     assert (fresh_behave / "loads.txt").read_text() == "xx"
+
+
+def test_definitions_preloaded_while_the_server_starts_are_not_loaded_again(fresh_behave: Path) -> None:
+    assert worker.preload_step_definitions("features")  # behavex's main process, while the server boots
+    assert (fresh_behave / "loads.txt").read_text() == "x"
+    assert not worker.preload_step_definitions("features")  # once
+    assert _run_feature_as_behavex_does(fresh_behave)  # a @SERIAL feature in that process
+    assert _run_feature_as_behavex_does(fresh_behave)  # a feature in a worker forked from it
+    assert (fresh_behave / "loads.txt").read_text() == "x"
+
+
+def test_nothing_is_preloaded_without_a_steps_folder(fresh_behave: Path) -> None:
+    assert not worker.preload_step_definitions("elsewhere")
+    assert not (fresh_behave / "loads.txt").exists()
+    assert _run_feature_as_behavex_does(fresh_behave)  # behave loads as usual
+    assert (fresh_behave / "loads.txt").read_text() == "x"
 
 
 # ----------------------------------------------------------------------- behavex's JUnit text
