@@ -13,7 +13,8 @@ Prints, measured in ONE run and side by side:
    argon2id as the release, ``PERMISO_REFERENCE_AUTH_RATE_LIMIT=5``: the front's auth limit), with the
    sign-ins and user creations each run made;
 5. the whole suite with ``behavex --parallel-processes 2`` on the clean target, right after the serial
-   run of 2., and the speed-up.
+   run of 2., and the speed-up; with ``--pairs N``, N such back-to-back pairs, each speed-up and
+   their median.
 
 Suite runs happen in the project folder, exactly as a release engineer types them (``behave``,
 ``behave --tags=@critical``, ``behavex ...``), so they read pyproject.toml and write ``reports/`` and
@@ -21,7 +22,7 @@ Suite runs happen in the project folder, exactly as a release engineer types the
 start. The machine's load average is printed with every figure: on a shared machine it moves them.
 
 Usage:  python benchmarks/run_benchmark.py [--seconds 10] [--connections 20] [--skip-suite] [--skip-health]
-                                           [--skip-production] [--skip-behavex]
+                                           [--skip-production] [--skip-behavex] [--pairs N]
 Needs:  wrk (``apt-get install -y wrk``) for 1. Targets are loopback only; every run is bounded.
 """
 
@@ -40,6 +41,7 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -189,6 +191,32 @@ def _timed_run(label: str, argv: list[str], target: str, tool: str
 
 
 # ---------------------------------------------------------------------------------------- output
+SERIAL_RUN = "clean: whole suite"
+PARALLEL_RUN = "clean: whole suite, behavex 2 processes"
+
+
+def pair_label(label: str, n: int) -> str:
+    """The label of the n-th back-to-back pair's run (the first pair keeps the plain label)."""
+    return label if n == 1 else f"{label} (pair {n})"
+
+
+def speed_ups(suites: list[SuiteTiming]) -> list[tuple[float, float]]:
+    """(serial wall s, behavex wall s) of every back-to-back pair measured, in order.
+
+    One pair is one sample of a ratio that moves by a tenth from one pair to the next on this machine
+    (other guests, the 10 s load's timing), so ``--pairs N`` measures N pairs back to back and the
+    benchmark prints each and their median: no pair is left out."""
+    by_label = {s.run: s for s in suites}
+    pairs: list[tuple[float, float]] = []
+    n = 1
+    while pair_label(SERIAL_RUN, n) in by_label and pair_label(PARALLEL_RUN, n) in by_label:
+        serial, parallel = by_label[pair_label(SERIAL_RUN, n)], by_label[pair_label(PARALLEL_RUN, n)]
+        if serial.wall_s and parallel.wall_s:
+            pairs.append((serial.wall_s, parallel.wall_s))
+        n += 1
+    return pairs
+
+
 def render(health: list[Throughput], suites: list[SuiteTiming], seconds: int) -> str:
     cpu = os.cpu_count() or 0
     wrk = "wrk not run"
@@ -228,11 +256,15 @@ def render(health: list[Throughput], suites: list[SuiteTiming], seconds: int) ->
             lines.append(f"   {s.run:<42} {s.wall_s:>7.1f} {s.http_s:>7.1f} {share:>6} {s.calls or '-':>6} "
                          f"{s.sign_ins or '-':>8} {s.users_created or '-':>6} {s.retried:>7}  {s.load:<21} "
                          f"{s.scenarios}")
-        serial = next((s for s in suites if s.run == "clean: whole suite"), None)
-        parallel = next((s for s in suites if s.run.startswith("clean: whole suite, behavex")), None)
-        if serial and parallel and parallel.wall_s:
-            lines.append(f"   behavex speed-up on the clean target: {serial.wall_s / parallel.wall_s:.2f}x "
-                         f"({serial.wall_s:.1f} s serial, {parallel.wall_s:.1f} s with 2 processes, back to back)")
+        pairs = speed_ups(suites)
+        for n, (serial_s, parallel_s) in enumerate(pairs, start=1):
+            which = f" (pair {n})" if len(pairs) > 1 else ""
+            lines.append(f"   behavex speed-up on the clean target{which}: {serial_s / parallel_s:.2f}x "
+                         f"({serial_s:.1f} s serial, {parallel_s:.1f} s with 2 processes, back to back)")
+        if len(pairs) > 1:
+            ratios = sorted(serial_s / parallel_s for serial_s, parallel_s in pairs)
+            lines.append(f"   behavex speed-up, median of {len(pairs)} pairs: {median(ratios):.2f}x "
+                         f"(lowest {ratios[0]:.2f}x, highest {ratios[-1]:.2f}x)")
         lines += ["", "   HTTP s counts every PermisoClient call in the behave process (hooks included); "
                   "sign-ins are POST /auth/token,",
                   "   users are POST /users/ (throwaway people), retried are front 503 pages retried (never "
@@ -250,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-health", action="store_true", help="no /health comparison (no wrk needed)")
     parser.add_argument("--skip-production", action="store_true", help="no runs on the production-like target")
     parser.add_argument("--skip-behavex", action="store_true", help="no behavex run")
+    parser.add_argument("--pairs", type=int, default=1,
+                        help="back-to-back (serial, behavex) pairs of the whole suite on the clean target; "
+                             "with more than one, each speed-up and their median are printed")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None and not args.skip_health:
         print("wrk is not installed: apt-get install -y wrk (or --skip-health)", file=sys.stderr)
@@ -276,9 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_suite:
             print("Running the suite ...", flush=True)
             suites.append(run_suite("clean: @critical", ["--tags=@critical"], workdir))
-            suites.append(run_suite("clean: whole suite", [], workdir))
+            suites.append(run_suite(SERIAL_RUN, [], workdir))
             if not args.skip_behavex:
-                suites.append(run_behavex("clean: whole suite, behavex 2 processes", workdir))
+                suites.append(run_behavex(PARALLEL_RUN, workdir))
+                for n in range(2, args.pairs + 1):  # further back-to-back pairs: serial, then behavex
+                    suites.append(run_suite(pair_label(SERIAL_RUN, n), [], workdir))
+                    suites.append(run_behavex(pair_label(PARALLEL_RUN, n), workdir))
             if not args.skip_production:
                 suites.append(run_suite("production-like: @critical", ["--tags=@critical"], workdir,
                                         "production-like"))
