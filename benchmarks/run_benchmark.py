@@ -247,13 +247,14 @@ def render(health: list[Throughput], suites: list[SuiteTiming], seconds: int) ->
             lines.append(f"   {row.tool.split(' (')[0]} {row.tool.split('(')[1].split(',')[0]}: "
                          f"{row.rps / health[0].rps:.0%} of wrk's rate")
     if suites:
+        width = max(42, *(len(s.run) for s in suites))
         lines += ["", "2.-5. the suite: wall time (from outside, server start included) vs the sum of its HTTP "
                   "call times (transport only)", "",
-                  f"   {'run':<42} {'wall s':>7} {'HTTP s':>7} {'share':>6} {'calls':>6} {'sign-ins':>8} "
+                  f"   {'run':<{width}} {'wall s':>7} {'HTTP s':>7} {'share':>6} {'calls':>6} {'sign-ins':>8} "
                   f"{'users':>6} {'retried':>7}  {'load before -> after':<21} outcome"]
         for s in suites:
             share = f"{s.http_s / s.wall_s:.0%}" if s.wall_s and s.calls else "-"
-            lines.append(f"   {s.run:<42} {s.wall_s:>7.1f} {s.http_s:>7.1f} {share:>6} {s.calls or '-':>6} "
+            lines.append(f"   {s.run:<{width}} {s.wall_s:>7.1f} {s.http_s:>7.1f} {share:>6} {s.calls or '-':>6} "
                          f"{s.sign_ins or '-':>8} {s.users_created or '-':>6} {s.retried:>7}  {s.load:<21} "
                          f"{s.scenarios}")
         pairs = speed_ups(suites)
