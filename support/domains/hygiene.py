@@ -270,15 +270,6 @@ def rate_limit_reason(settings: Any, target: Any, capabilities: Mapping[str, str
     return None
 
 
-def _where(exchange: Exchange) -> str:
-    return f"{exchange.method} {_short(redaction.redact_url(exchange.url))} -> {exchange.status}"
-
-
-def _short(text: str, limit: int = 200) -> str:
-    """A finding names its request; a hostile 100 KB URL must not become a 100 KB message."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
 def target_hosts(settings: Any, target: Any = None) -> frozenset[str]:
     """The host names of the target (API and plain-HTTP port): the watch judges only their answers."""
     urls = [getattr(settings, "permiso_base_url", None), getattr(settings, "permiso_http_url", None),
