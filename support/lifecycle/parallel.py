@@ -91,6 +91,19 @@ def _behavex_defines() -> dict[str, str]:
     return defines
 
 
+def _steps_to_preload() -> Callable[[], object] | None:
+    """What loads this run's step definitions ahead of behave, or None when that is not certain.
+
+    Only for the plain case behave itself resolves to ``<folder>/steps``: behavex given one folder that
+    holds the steps (``FEATURES_PATH``, behavex's own record of the paths it was given, "features" by
+    default). A file, a sub-folder or several paths are left to behave, which then loads as usual."""
+    paths = [p.strip() for p in os.environ.get("FEATURES_PATH", "features").split(",") if p.strip()]
+    if len(paths) != 1 or not os.path.isdir(os.path.join(paths[0], "steps")):
+        return None
+    folder = paths[0]
+    return lambda: preload_step_definitions(folder)
+
+
 def _parallel_processes() -> int:
     try:
         from behavex.conf_mgr import get_param
@@ -126,7 +139,7 @@ def before_all_workers(bhx_context: Any) -> None:
     if not settings.permiso_base_url:
         # While the server boots (~0.5 s), load the step definitions that the @SERIAL features here and
         # every worker forked from this process would otherwise load after it.
-        target, pointed = start_embedded(settings, meanwhile=preload_step_definitions)
+        target, pointed = start_embedded(settings, meanwhile=_steps_to_preload())
         _owned_target = target
         atexit.register(target.stop)  # behavex may die before after_all_workers; stop() is idempotent
         secret = pointed.permiso_jwt_secret.get_secret_value() if pointed.permiso_jwt_secret else ""
@@ -149,7 +162,7 @@ def before_all_workers(bhx_context: Any) -> None:
     setattr(bhx_context, SHARED_KEY, data)
     # behavex forks its multiprocessing.Manager next, and that process lives until the run ends: a
     # keep-alive connection still open here would be copied into it and stay open past after_all_workers,
-    # where the server then waited out its graceful-shutdown timeout on it (a stop of 0.57 s, not 0.22 s).
+    # where the server then waited out its graceful-shutdown timeout on it (a stop of 0.57 s, not 0.32 s).
     close_process_connections()
 
 

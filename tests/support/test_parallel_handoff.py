@@ -52,3 +52,23 @@ def test_set_up_once_in_the_main_process_and_handed_to_workers(
         parallel.after_all_workers(main)
     assert len(server.hits("POST", "/api/v1/auth/revoke")) == revoked + 2  # the administrator's tokens
     assert not server.hits("POST", "/api/v1/auth/logout")
+
+
+def test_steps_are_preloaded_only_where_behave_would_load_them(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main process preloads ``<folder>/steps`` only when behavex was given exactly that one folder;
+    for a sub-folder, a file or several paths it leaves the loading to behave (nothing preloaded)."""
+    (tmp_path / "features" / "steps").mkdir(parents=True)
+    (tmp_path / "features" / "security").mkdir()
+    (tmp_path / "features" / "one.feature").write_text("Feature: one\n")
+    monkeypatch.chdir(tmp_path)
+    preloaded: list[str] = []
+    monkeypatch.setattr(parallel, "preload_step_definitions", lambda folder: preloaded.append(str(folder)))
+    monkeypatch.delenv("FEATURES_PATH", raising=False)  # behavex's default: "features"
+    preload = parallel._steps_to_preload()
+    assert preload is not None
+    preload()
+    assert preloaded == ["features"]
+    for given in ("features/security", "features/one.feature", "features,other", "nowhere"):
+        monkeypatch.setenv("FEATURES_PATH", given)
+        assert parallel._steps_to_preload() is None, given
