@@ -123,7 +123,7 @@ def load_step_definitions_once() -> None:
         key = (steps_dir, tuple(str(p) for p in extra_step_paths or ()))
         # the registry this run will match against (behave's decorators write into the same one)
         registry = getattr(self, "step_registry", None) or behave_runner.the_step_registry
-        if _LOADED.get(key) is registry and any(registry.steps.values()):
+        if _already_loaded(key, registry):
             return None
         result = original(self, extra_step_paths)
         _LOADED[key] = registry
@@ -135,6 +135,12 @@ def load_step_definitions_once() -> None:
 
 #: the step folders (and extra paths) whose definitions this process has loaded, with the registry they went to
 _LOADED: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _already_loaded(key: tuple[str, tuple[str, ...]], registry: Any) -> bool:
+    """These definitions went into this very registry, and it was not emptied since (behave's
+    ``reset_runtime`` replaces or empties it; then they are loaded again)."""
+    return _LOADED.get(key) is registry and any(registry.steps.values())
 
 
 def preload_step_definitions(features_dir: str | Path = "features", steps_dir: str = "steps") -> bool:
@@ -151,7 +157,7 @@ def preload_step_definitions(features_dir: str | Path = "features", steps_dir: s
     path = os.path.abspath(os.path.join(str(features_dir), steps_dir))
     key = (path, ())
     registry = behave_runner.the_step_registry
-    if not os.path.isdir(path) or (_LOADED.get(key) is registry and any(registry.steps.values())):
+    if not os.path.isdir(path) or _already_loaded(key, registry):
         return False
     load_step_definitions_once()
     load_step_modules([path])
